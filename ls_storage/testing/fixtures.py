@@ -1,0 +1,86 @@
+"""Where tests find an ApertureDB: a real one named by the environment, or an in-process test server.
+
+``APERTUREDB_HOST`` (with ``APERTUREDB_PORT``, ``APERTUREDB_USER``, ``APERTUREDB_PASSWORD`` or
+``APERTUREDB_TOKEN``, ``APERTUREDB_USE_SSL``, ``APERTUREDB_CA_CERT``, ``APERTUREDB_VERIFY_HOSTNAME``)
+points the tests at a real server; without it they start a :class:`TestServer` over TLS.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from .server import TestServer
+
+
+@dataclass(frozen=True)
+class ApertureDBAddress:
+    """How to reach an ApertureDB, and the test server behind it when it is one."""
+
+    host: str
+    port: int
+    username: str
+    password: str = ""
+    token: str = ""
+    use_ssl: bool = True
+    ca_cert: str | None = None
+    verify_hostname: bool = True
+    server: TestServer | None = None
+
+    def connector(self, **overrides):
+        from aperturedb.Connector import Connector
+
+        options = dict(
+            host=self.host, port=self.port, user=self.username, password=self.password, token=self.token,
+            use_ssl=self.use_ssl, ca_cert=self.ca_cert, verify_hostname=self.verify_hostname,
+            retry_interval_seconds=0, retry_max_attempts=3,
+        )
+        options.update(overrides)
+        return Connector(**options)
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.lower() in ("1", "true", "yes", "on")
+
+
+def address_from_environment() -> ApertureDBAddress | None:
+    host = os.environ.get("APERTUREDB_HOST")
+    if not host:
+        return None
+    return ApertureDBAddress(
+        host=host,
+        port=int(os.environ.get("APERTUREDB_PORT", "55555")),
+        username=os.environ.get("APERTUREDB_USER", "admin"),
+        password=os.environ.get("APERTUREDB_PASSWORD", ""),
+        token=os.environ.get("APERTUREDB_TOKEN", ""),
+        use_ssl=_flag("APERTUREDB_USE_SSL", True),
+        ca_cert=os.environ.get("APERTUREDB_CA_CERT") or None,
+        verify_hostname=_flag("APERTUREDB_VERIFY_HOSTNAME", True),
+    )
+
+
+@contextmanager
+def running_server(tls: bool = True, **options) -> Iterator[ApertureDBAddress]:
+    """Start a test server on a free port (over TLS with its own CA unless ``tls=False``)."""
+    with tempfile.TemporaryDirectory(prefix="adb-test-certs-") as cert_dir:
+        server = TestServer(host="127.0.0.1", port=0, cert_dir=cert_dir if tls else None, tls=tls, **options)
+        with server:
+            yield ApertureDBAddress(
+                host="localhost" if tls else "127.0.0.1", port=server.port, username=server.username,
+                password=server.password, use_ssl=tls, ca_cert=server.ca_cert, server=server,
+            )
+
+
+@contextmanager
+def aperturedb_address() -> Iterator[ApertureDBAddress]:
+    """The real ApertureDB named by the environment, or else a fresh test server."""
+    real = address_from_environment()
+    if real is not None:
+        yield real
+        return
+    with running_server() as address:
+        yield address

@@ -1,0 +1,25 @@
+"""Pytest fixtures for an ApertureDB (``pytest_plugins = ["ls_storage.testing.pytest_plugin"]``).
+
+- ``aperturedb``: an :class:`ApertureDBAddress`; a real server when ``APERTUREDB_HOST`` is set,
+  otherwise a test server over TLS started for the test.
+- ``aperturedb_test_server``: always a test server, for tests that inject faults; its ``server``
+  attribute is the :class:`TestServer`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .fixtures import aperturedb_address, running_server
+
+
+@pytest.fixture
+def aperturedb():
+    with aperturedb_address() as address:
+        yield address
+
+
+@pytest.fixture
+def aperturedb_test_server():
+    with running_server() as address:
+        yield address

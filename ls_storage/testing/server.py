@@ -1,0 +1,254 @@
+"""The ApertureDB test server: sockets, TLS and sessions in front of the query engine.
+
+Run it with ``python -m ls_storage.testing.server --port 55555 --cert-dir DIR`` or start it in-process
+with :class:`TestServer`. Tests can inject faults: stop and restart (data kept), drop every open
+connection, delay answers, fail the next N queries, refuse logins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+
+from . import wire
+from .auth import NOT_AUTHENTICATED, Accounts
+from .certificates import CertificatePaths, ensure_certificates
+from .commands import Engine
+
+logger = logging.getLogger(__name__)
+AUTH_COMMANDS = ("Authenticate", "RefreshToken")
+
+
+class TestServer:
+    """One ApertureDB-compatible server on ``host:port``, over TLS unless ``tls=False``."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, cert_dir: str | Path | None = None,
+                 tls: bool = True, username: str = "admin", password: str = "admin",
+                 tokens: tuple[str, ...] = (), engine: Engine | None = None,
+                 session_ttl: int = 3600, refresh_ttl: int = 86400):
+        if tls and cert_dir is None:
+            raise ValueError("a TLS server needs cert_dir for its CA and certificate")
+        self.host, self.port, self.tls = host, port, tls
+        self.username, self.password = username, password
+        self.certificates: CertificatePaths | None = ensure_certificates(cert_dir) if tls else None
+        self.engine = engine or Engine()
+        self.accounts = Accounts(username, password, tokens, session_ttl, refresh_ttl)
+        self._context: ssl.SSLContext | None = None
+        if self.certificates is not None:
+            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._context.load_cert_chain(self.certificates.certificate, self.certificates.key)
+        self._listener: socket.socket | None = None
+        self._clients: set[socket.socket] = set()
+        self._clients_lock = threading.Lock()
+        self._accept_thread: threading.Thread | None = None
+        self.answer_delay = 0.0
+        self._failures_left = 0
+        self._failure_lock = threading.Lock()
+        self.queries_answered = 0
+
+    # ---- life cycle ---------------------------------------------------------------------------
+
+    @property
+    def ca_cert(self) -> str | None:
+        return str(self.certificates.ca) if self.certificates else None
+
+    @property
+    def running(self) -> bool:
+        return self._listener is not None
+
+    def start(self) -> "TestServer":
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(128)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        self._accept_thread = threading.Thread(target=self._accept, args=(listener,), daemon=True,
+                                               name=f"adb-test-accept-{self.port}")
+        self._accept_thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and close every connection; the data stays for a later ``start()``."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            listener.close()
+        if self._accept_thread is not None:
+            self._accept_thread.join(timeout=5)
+        self.drop_connections()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> "TestServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- faults -------------------------------------------------------------------------------
+
+    def drop_connections(self) -> None:
+        with self._clients_lock:
+            clients = list(self._clients)
+        for client in clients:
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def fail_next_queries(self, count: int) -> None:
+        """The next ``count`` queries (logins aside) are answered with an error and change nothing."""
+        with self._failure_lock:
+            self._failures_left = count
+
+    def refuse_logins(self, refuse: bool = True) -> None:
+        self.accounts.refuse_logins = refuse
+
+    def delay_answers(self, seconds: float) -> None:
+        self.answer_delay = seconds
+
+    def expire_sessions(self) -> None:
+        self.accounts.expire_sessions()
+
+    # ---- serving ------------------------------------------------------------------------------
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            if self._listener is not listener:
+                client.close()
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._clients_lock:
+            self._clients.add(client)
+        conn = client
+        try:
+            version, protocol = wire.HELLO.unpack(wire.recv_frame(client))
+            offered = wire.PROTOCOL_TLS if self.tls else wire.PROTOCOL_TCP
+            if version != wire.PROTOCOL_VERSION:
+                wire.send_frame(client, wire.HELLO.pack(0, 0))
+                return
+            wire.send_frame(client, wire.HELLO.pack(wire.PROTOCOL_VERSION, offered))
+            if protocol != offered:
+                return
+            if self._context is not None:
+                conn = self._context.wrap_socket(client, server_side=True)
+                with self._clients_lock:
+                    self._clients.discard(client)
+                    self._clients.add(conn)
+            while True:
+                payload = wire.recv_frame(conn)
+                answer = self._answer(payload)
+                if self.answer_delay:
+                    time.sleep(self.answer_delay)
+                wire.send_frame(conn, answer)
+        except (wire.ConnectionClosed, OSError, ssl.SSLError, ValueError) as error:
+            logger.debug("connection closed: %s", error)
+        finally:
+            with self._clients_lock:
+                self._clients.discard(conn)
+                self._clients.discard(client)
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _answer(self, payload: bytes) -> bytes:
+        query_json, blobs, token = wire.decode_query(payload)
+        self.queries_answered += 1
+        auth_answer = self._auth_answer(query_json)
+        if auth_answer is not None:
+            return wire.encode_answer(json.dumps(auth_answer), [])
+        if not self.accounts.session_valid(token):
+            return wire.encode_answer(json.dumps(NOT_AUTHENTICATED), [])
+        with self._failure_lock:
+            fail = self._failures_left > 0
+            if fail:
+                self._failures_left -= 1
+        if fail:
+            return wire.encode_answer(json.dumps({"status": -1, "info": "Injected failure (test server fault)"}), [])
+        answer, out_blobs = self.engine.execute(query_json, blobs)
+        return wire.encode_answer(json.dumps(answer), out_blobs)
+
+    def _auth_answer(self, query_json: str):
+        """The answer to an ``Authenticate`` or ``RefreshToken`` query, None for any other query."""
+        if not any(name in query_json for name in AUTH_COMMANDS):
+            return None
+        try:
+            query = json.loads(query_json)
+        except ValueError:
+            return None
+        if not (isinstance(query, list) and len(query) == 1 and isinstance(query[0], dict) and len(query[0]) == 1):
+            if isinstance(query, list) and any(isinstance(c, dict) and set(c) & set(AUTH_COMMANDS) for c in query):
+                return {"status": -1, "info": "Authenticate and RefreshToken must be the only command of a query"}
+            return None
+        name, params = next(iter(query[0].items()))
+        if name == "Authenticate":
+            return self.accounts.authenticate(params)
+        if name == "RefreshToken":
+            return self.accounts.refresh(params)
+        return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .seeding import seed_folder, seed_synthetic
+
+    parser = argparse.ArgumentParser(prog="python -m ls_storage.testing.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=55555)
+    parser.add_argument("--cert-dir", help="where the CA (ca.pem) and server certificate are made or reused")
+    parser.add_argument("--no-tls", action="store_true", help="serve plain TCP")
+    parser.add_argument("--username", default="admin")
+    parser.add_argument("--password", default="admin")
+    parser.add_argument("--token", action="append", default=[], help="an accepted API token (repeatable)")
+    parser.add_argument("--seed", help="a folder of images, with a COCO JSON file beside them if any")
+    parser.add_argument("--synthetic", type=int, default=0, help="generate N images")
+    parser.add_argument("--boxes", type=int, default=0, help="bounding boxes per synthetic image")
+    parser.add_argument("--random-seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if not args.no_tls and not args.cert_dir:
+        parser.error("--cert-dir is required unless --no-tls is given")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    server = TestServer(args.host, args.port, None if args.no_tls else args.cert_dir, tls=not args.no_tls,
+                        username=args.username, password=args.password, tokens=tuple(args.token))
+    if args.seed:
+        loaded = seed_folder(server.engine.store, Path(args.seed))
+        logger.info("seeded %d images from %s", loaded, args.seed)
+    if args.synthetic:
+        started = time.monotonic()
+        seed_synthetic(server.engine.store, args.synthetic, args.boxes, args.random_seed)
+        logger.info("generated %d images with %d boxes each in %.1f s", args.synthetic, args.boxes,
+                    time.monotonic() - started)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    logger.info("ApertureDB test server listening on %s:%d (%s)%s", server.host, server.port,
+                "TLS" if server.tls else "plain TCP", f", CA {server.ca_cert}" if server.tls else "")
+    stop.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

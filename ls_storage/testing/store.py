@@ -1,0 +1,304 @@
+"""The in-memory store behind the test server: objects, connections, indexes and an undo journal.
+
+Plain Python state and ApertureDB's data semantics, nothing of the wire protocol (like moto's
+``models.py``). Objects of a class are kept in ``_uniqueid`` order and property indexes are sorted,
+so that a sorted page costs time proportional to the page, not to the store.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
+
+from sortedcontainers import SortedKeyList, SortedList
+
+from .errors import QueryError
+from .values import type_name
+
+IMAGE, BLOB, BOUNDING_BOX, POLYGON = "_Image", "_Blob", "_BoundingBox", "_Polygon"
+BOX_TO_IMAGE, POLYGON_TO_IMAGE = "_BoundingBoxToImage", "_PolygonToImage"
+UNIQUEID_PREFIX = "0.0."
+
+_TYPE_RANK = {"boolean": 0, "number": 1, "string": 2, "datetime": 3}
+
+
+def format_uniqueid(seq: int) -> str:
+    # Zero-padded so that sorting the strings, as ApertureDB does, follows creation order.
+    return f"{UNIQUEID_PREFIX}{seq:014d}"
+
+
+def parse_uniqueid(text: Any) -> int | None:
+    if isinstance(text, str) and text.startswith(UNIQUEID_PREFIX) and text[len(UNIQUEID_PREFIX):].isdigit():
+        return int(text[len(UNIQUEID_PREFIX):])
+    return None
+
+
+def sort_key(value: Any) -> tuple:
+    return (_TYPE_RANK[type_name(value)], value)
+
+
+class Obj:
+    """An entity, image, blob, bounding box or polygon."""
+
+    __slots__ = ("seq", "cls", "props", "blob", "geometry", "label", "txn")
+
+    def __init__(self, seq: int, cls: str, props: dict, txn: int, blob: bytes | None = None,
+                 geometry: Any = None, label: str | None = None):
+        self.seq, self.cls, self.props, self.txn = seq, cls, props, txn
+        self.blob, self.geometry, self.label = blob, geometry, label
+
+
+class Link:
+    """A connection between two objects."""
+
+    __slots__ = ("seq", "cls", "src", "dst", "props", "txn")
+
+    def __init__(self, seq: int, cls: str, src: int, dst: int, props: dict, txn: int):
+        self.seq, self.cls, self.src, self.dst, self.props, self.txn = seq, cls, src, dst, props, txn
+
+
+def polygon_bounds(polygons: list) -> dict:
+    xs = [p[0] for polygon in polygons for p in polygon]
+    ys = [p[1] for polygon in polygons for p in polygon]
+    return {"x": min(xs), "y": min(ys), "width": max(xs) - min(xs), "height": max(ys) - min(ys)}
+
+
+def polygon_area(polygons: list) -> float:
+    area = 0.0
+    for polygon in polygons:
+        area += abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(polygon, polygon[1:] + polygon[:1]))) / 2
+    return area
+
+
+def system_value(record: Obj | Link, key: str) -> Any:
+    """The value of a system property (``_uniqueid``, ``_label``, ...) or of a user property."""
+    if key == "_uniqueid":
+        return format_uniqueid(record.seq)
+    if key == "_create_txn":
+        return record.txn
+    if isinstance(record, Link):
+        if key == "_src":
+            return format_uniqueid(record.src)
+        if key == "_dst":
+            return format_uniqueid(record.dst)
+        return record.props.get(key)
+    if key == "_label":
+        return record.label
+    if key == "_coordinates" and record.cls == BOUNDING_BOX:
+        x, y, w, h = record.geometry
+        return {"x": x, "y": y, "width": w, "height": h}
+    if key == "_vertices" and record.cls == POLYGON:
+        return [[list(point) for point in polygon] for polygon in record.geometry]
+    if key == "_bounds" and record.cls == POLYGON:
+        return polygon_bounds(record.geometry)
+    if key == "_area":
+        if record.cls == BOUNDING_BOX:
+            return record.geometry[2] * record.geometry[3]
+        if record.cls == POLYGON:
+            return polygon_area(record.geometry)
+    return record.props.get(key)
+
+
+class Store:
+    """All data of one test server. Callers hold ``lock`` around a transaction."""
+
+    def __init__(self) -> None:
+        self.objects: dict[int, Obj] = {}
+        self.links: dict[int, Link] = {}
+        self.by_class: dict[str, SortedList] = {}
+        self.links_by_class: dict[str, SortedList] = {}
+        self.out_links: dict[int, list[int]] = {}
+        self.in_links: dict[int, list[int]] = {}
+        # (index_type, class, key) -> sorted (sort_key(value), seq)
+        self.indexes: dict[tuple[str, str, str], SortedKeyList] = {}
+        self._seq = itertools.count(1)
+        self.txn = 0
+        self._journal: list[Callable[[], None]] | None = None
+
+    # ---- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a transaction: on any exception every change made inside it is undone."""
+        self.txn += 1
+        self._journal = []
+        try:
+            yield
+        except BaseException:
+            for undo in reversed(self._journal):
+                undo()
+            raise
+        finally:
+            self._journal = None
+
+    def _record(self, undo: Callable[[], None]) -> None:
+        if self._journal is not None:
+            self._journal.append(undo)
+
+    # ---- objects ------------------------------------------------------------------------------
+
+    def add_object(self, cls: str, props: dict, blob: bytes | None = None, geometry: Any = None,
+                   label: str | None = None) -> Obj:
+        obj = Obj(next(self._seq), cls, dict(props), self.txn, blob, geometry, label)
+        self._insert_object(obj)
+        self._record(lambda: self._remove_object(obj))
+        return obj
+
+    def _insert_object(self, obj: Obj) -> None:
+        self.objects[obj.seq] = obj
+        self.by_class.setdefault(obj.cls, SortedList()).add(obj.seq)
+        self._index(obj, "entity", obj.cls, obj.props, add=True)
+
+    def _remove_object(self, obj: Obj) -> None:
+        del self.objects[obj.seq]
+        self.by_class[obj.cls].remove(obj.seq)
+        self._index(obj, "entity", obj.cls, obj.props, add=False)
+
+    def update_object(self, obj: Obj, props: dict, remove: Iterable[str], geometry: Any = None,
+                      label: str | None = None) -> None:
+        old = (dict(obj.props), obj.geometry, obj.label)
+        new_props = {k: v for k, v in obj.props.items() if k not in set(remove)}
+        new_props.update(props)
+        self._replace(obj, new_props, obj.geometry if geometry is None else geometry,
+                      obj.label if label is None else label)
+        self._record(lambda: self._replace(obj, *old))
+
+    def _replace(self, obj: Obj, props: dict, geometry: Any, label: str | None) -> None:
+        self._index(obj, "entity", obj.cls, obj.props, add=False)
+        obj.props, obj.geometry, obj.label = props, geometry, label
+        self._index(obj, "entity", obj.cls, obj.props, add=True)
+
+    def delete_object(self, obj: Obj) -> None:
+        for link_seq in list(self.out_links.get(obj.seq, ())) + list(self.in_links.get(obj.seq, ())):
+            if link_seq in self.links:
+                self.delete_link(self.links[link_seq])
+        self._remove_object(obj)
+        self._record(lambda: self._insert_object(obj))
+
+    # ---- connections --------------------------------------------------------------------------
+
+    def add_link(self, cls: str, src: Obj, dst: Obj, props: dict) -> Link:
+        link = Link(next(self._seq), cls, src.seq, dst.seq, dict(props), self.txn)
+        self._insert_link(link)
+        self._record(lambda: self._remove_link(link))
+        return link
+
+    def _insert_link(self, link: Link) -> None:
+        self.links[link.seq] = link
+        self.links_by_class.setdefault(link.cls, SortedList()).add(link.seq)
+        self.out_links.setdefault(link.src, []).append(link.seq)
+        self.in_links.setdefault(link.dst, []).append(link.seq)
+        self._index(link, "connection", link.cls, link.props, add=True)
+
+    def _remove_link(self, link: Link) -> None:
+        del self.links[link.seq]
+        self.links_by_class[link.cls].remove(link.seq)
+        self.out_links[link.src].remove(link.seq)
+        self.in_links[link.dst].remove(link.seq)
+        self._index(link, "connection", link.cls, link.props, add=False)
+
+    def update_link(self, link: Link, props: dict, remove: Iterable[str]) -> None:
+        old = dict(link.props)
+        new_props = {k: v for k, v in link.props.items() if k not in set(remove)}
+        new_props.update(props)
+        self._replace_link_props(link, new_props)
+        self._record(lambda: self._replace_link_props(link, old))
+
+    def _replace_link_props(self, link: Link, props: dict) -> None:
+        self._index(link, "connection", link.cls, link.props, add=False)
+        link.props = props
+        self._index(link, "connection", link.cls, link.props, add=True)
+
+    def delete_link(self, link: Link) -> None:
+        self._remove_link(link)
+        self._record(lambda: self._insert_link(link))
+
+    def neighbours(self, seq: int, direction: str, link_class: str | None) -> Iterator[tuple[Link, int]]:
+        """Connections of an object and the object at their other end.
+
+        ``out``: connections whose source is ``seq``; ``in``: whose destination is; ``any``: both.
+        """
+        if direction in ("out", "any"):
+            for link_seq in self.out_links.get(seq, ()):
+                link = self.links[link_seq]
+                if link_class is None or link.cls == link_class:
+                    yield link, link.dst
+        if direction in ("in", "any"):
+            for link_seq in self.in_links.get(seq, ()):
+                link = self.links[link_seq]
+                if link_class is None or link.cls == link_class:
+                    yield link, link.src
+
+    # ---- indexes ------------------------------------------------------------------------------
+
+    def create_index(self, index_type: str, cls: str, key: str) -> bool:
+        """Create an index; False when it already exists."""
+        name = (index_type, cls, key)
+        if name in self.indexes:
+            return False
+        index = SortedKeyList(key=lambda entry: entry[0])
+        records = self.objects if index_type == "entity" else self.links
+        members = self.by_class if index_type == "entity" else self.links_by_class
+        for seq in members.get(cls, ()):
+            value = records[seq].props.get(key)
+            if value is not None:
+                index.add((sort_key(value) + (seq,), seq))
+        self.indexes[name] = index
+        self._record(lambda: self.indexes.pop(name, None))
+        return True
+
+    def remove_index(self, index_type: str, cls: str, key: str) -> bool:
+        name = (index_type, cls, key)
+        index = self.indexes.pop(name, None)
+        if index is None:
+            return False
+        self._record(lambda: self.indexes.__setitem__(name, index))
+        return True
+
+    def _index(self, record: Obj | Link, index_type: str, cls: str, props: dict, add: bool) -> None:
+        if not self.indexes:
+            return
+        for key, value in props.items():
+            index = self.indexes.get((index_type, cls, key))
+            if index is not None:
+                entry = (sort_key(value) + (record.seq,), record.seq)
+                if add:
+                    index.add(entry)
+                else:
+                    index.remove(entry)
+
+    def index_lookup(self, index_type: str, cls: str, key: str, values: list) -> list[int] | None:
+        index = self.indexes.get((index_type, cls, key))
+        if index is None:
+            return None
+        found: list[int] = []
+        for value in values:
+            low = sort_key(value)
+            for entry in index.irange_key(low + (-1,), low + (math.inf,)):
+                found.append(entry[1])
+        return found
+
+    def index_range(self, index_type: str, cls: str, key: str, low: Any, low_inclusive: bool,
+                    high: Any, high_inclusive: bool, reverse: bool = False) -> Iterator[int] | None:
+        index = self.indexes.get((index_type, cls, key))
+        if index is None:
+            return None
+        typed = low if low is not None else high
+        rank = _TYPE_RANK[type_name(typed)]
+        low_key = (rank, low, -1 if low_inclusive else math.inf) if low is not None else (rank,)
+        high_key = (rank, high, math.inf if high_inclusive else -1) if high is not None else (rank + 1,)
+        return (entry[1] for entry in index.irange_key(low_key, high_key, inclusive=(True, False), reverse=reverse))
+
+    def index_order(self, index_type: str, cls: str, key: str, reverse: bool) -> Iterator[int] | None:
+        """Every record of ``cls`` that has ``key``, in that key's order; None without an index."""
+        index = self.indexes.get((index_type, cls, key))
+        if index is None:
+            return None
+        entries = reversed(index) if reverse else iter(index)
+        return (entry[1] for entry in entries)
+
+    def require_class_kind(self, obj: Obj, cls: str, command: str) -> None:
+        if obj.cls != cls:
+            raise QueryError(f"{command}: reference holds a {obj.cls}, not a {cls}")

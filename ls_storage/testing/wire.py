@@ -1,0 +1,60 @@
+"""ApertureDB's wire protocol, as ``aperturedb.Connector`` speaks it.
+
+Every message is a 4-byte native-order length and a payload. A connection opens with a plain-TCP
+hello, ``struct('@II') = (version, protocol)`` (1 = TCP, 2 = TLS), answered in the same shape; with
+TLS the same socket is then wrapped. Queries and answers are protobuf ``queryMessage`` payloads
+(``json``, ``blobs``, ``token``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+
+os.environ.setdefault("ADB_LOG_FILE", "")  # the SDK would otherwise write error.<time>.log files
+from aperturedb import queryMessage  # noqa: E402  (the SDK's own generated protobuf module)
+
+LENGTH = struct.Struct("@I")
+HELLO = struct.Struct("@II")
+PROTOCOL_VERSION = 1
+PROTOCOL_TCP, PROTOCOL_TLS = 1, 2
+MAX_MESSAGE = 2048 * 2**20
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(min(size - len(chunks), 1 << 20))
+        if not chunk:
+            raise ConnectionClosed()
+        chunks += chunk
+    return bytes(chunks)
+
+
+def recv_frame(sock: socket.socket) -> bytes:
+    (size,) = LENGTH.unpack(_recv_exactly(sock, LENGTH.size))
+    if size > MAX_MESSAGE:
+        raise ConnectionClosed(f"message of {size} bytes is over the limit")
+    return _recv_exactly(sock, size)
+
+
+def send_frame(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(LENGTH.pack(len(payload)) + payload)
+
+
+def decode_query(payload: bytes) -> tuple[str, list[bytes], str]:
+    message = queryMessage.queryMessage()
+    queryMessage.ParseFromString(message, payload)
+    return message.json, list(message.blobs), message.token
+
+
+def encode_answer(json_text: str, blobs: list[bytes]) -> bytes:
+    message = queryMessage.queryMessage()
+    message.json = json_text
+    message.blobs.extend(blobs)
+    return message.SerializeToString()

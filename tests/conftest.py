@@ -1,0 +1,1 @@
+pytest_plugins = ["ls_storage.testing.pytest_plugin"]

@@ -1,0 +1,94 @@
+"""``constraints``: every operator, ranges, dates, ``any`` / ``all``, and missing properties."""
+
+from __future__ import annotations
+
+import pytest
+
+ITEMS = [
+    {"key": "a", "n": 1, "colour": "red", "day": {"_date": "2021-01-01T00:00:00+00:00"}},
+    {"key": "b", "n": 2, "colour": "green", "day": {"_date": "2021-06-15T12:00:00+00:00"}},
+    {"key": "c", "n": 3, "colour": "blue", "day": {"_date": "2022-01-01T00:00:00+00:00"}},
+    {"key": "d", "n": 4, "colour": "red"},
+    {"key": "e", "n": 5},
+    {"key": "f", "colour": "blue"},
+]
+
+
+@pytest.fixture
+def items(db, entity_class):
+    db.run([{"AddEntity": {"class": entity_class, "properties": item}} for item in ITEMS])
+    return entity_class
+
+
+def _keys(db, cls, constraints):
+    found = db.entities("FindEntity", {"with_class": cls, "constraints": constraints, "results": {"list": ["key"]}})
+    return sorted(e["key"] for e in found)
+
+
+@pytest.mark.parametrize("constraints, keys", [
+    ({"n": ["==", 3]}, ["c"]),
+    ({"n": ["!=", 3]}, ["a", "b", "d", "e", "f"]),
+    ({"n": ["<", 3]}, ["a", "b"]),
+    ({"n": ["<=", 3]}, ["a", "b", "c"]),
+    ({"n": [">", 3]}, ["d", "e"]),
+    ({"n": [">=", 3]}, ["c", "d", "e"]),
+    ({"colour": ["in", ["red", "blue"]]}, ["a", "c", "d", "f"]),
+    ({"colour": ["not in", ["red", "blue"]]}, ["b", "e"]),
+    ({"colour": ["in", []]}, []),
+    ({"colour": ["==", "red"]}, ["a", "d"]),
+    ({"colour": [">", "p"]}, ["a", "d"]),
+    ({"n": [">=", 2, "<", 5]}, ["b", "c", "d"]),
+    ({"n": [">", 1, "<=", 4, "!=", 3]}, ["b", "d"]),
+    ({"n": [">=", 2], "colour": ["==", "red"]}, ["d"]),
+    ({"n": ["==", 99]}, []),
+    ({"colour": ["!=", None]}, ["a", "b", "c", "d", "f"]),
+])
+def test_operator_selects_matching_objects(db, items, constraints, keys):
+    assert _keys(db, items, constraints) == keys
+
+
+@pytest.mark.parametrize("constraints, keys", [
+    ({"day": ["==", {"_date": "2021-06-15T12:00:00+00:00"}]}, ["b"]),
+    ({"day": [">=", {"_date": "2021-06-01T00:00:00Z"}]}, ["b", "c"]),
+    ({"day": ["<", {"_date": "2021-06-15T14:00:00+02:00"}]}, ["a"]),
+    ({"day": [">", {"_date": "2020-12-31T00:00:00Z"}, "<", {"_date": "2021-12-31T00:00:00Z"}]}, ["a", "b"]),
+])
+def test_date_values_compare_as_points_in_time(db, items, constraints, keys):
+    assert _keys(db, items, constraints) == keys
+
+
+def test_dates_come_back_as_date_objects(db, items):
+    [found] = db.entities("FindEntity", {"with_class": items, "constraints": {"key": ["==", "b"]},
+                                         "results": {"list": ["day"]}})
+    assert set(found["day"]) == {"_date"} and found["day"]["_date"].startswith("2021-06-15T12:00:00")
+
+
+@pytest.mark.parametrize("constraints, keys", [
+    ({"any": {"n": ["==", 1], "colour": ["==", "blue"]}}, ["a", "c", "f"]),
+    ({"any": [{"n": ["==", 1]}, {"n": ["==", 5]}]}, ["a", "e"]),
+    ({"all": {"n": [">", 1], "colour": ["==", "red"]}}, ["d"]),
+    ({"all": [{"n": [">", 1]}, {"n": ["<", 4]}]}, ["b", "c"]),
+    ({"colour": ["==", "red"], "any": {"n": ["==", 1], "key": ["==", "d"]}}, ["a", "d"]),
+    ({"any": {"n": [">=", 2, "<", 4], "key": ["==", "f"]}}, ["b", "c", "f"]),
+    ({"any": [{"all": {"n": [">", 3], "colour": ["==", "red"]}}, {"key": ["==", "a"]}]}, ["a", "d"]),
+])
+def test_any_and_all_combine_conditions(db, items, constraints, keys):
+    assert _keys(db, items, constraints) == keys
+
+
+def test_constraints_filter_updates_and_deletes(db, items):
+    assert db.one({"UpdateEntity": {"with_class": items, "constraints": {"n": [">=", 4]},
+                                    "properties": {"big": True}}})["count"] == 2
+    assert _keys(db, items, {"big": ["==", True]}) == ["d", "e"]
+    assert db.one({"DeleteEntity": {"with_class": items, "constraints": {"colour": ["in", ["blue"]]}}})["count"] == 2
+    assert _keys(db, items, {"key": ["!=", ""]}) == ["a", "b", "d", "e"]
+
+
+@pytest.mark.parametrize("constraints", [
+    {"n": ["~=", 1]},
+    {"n": ["==", 1, ">"]},
+    {"n": "==1"},
+    {"n": ["in", 1]},
+])
+def test_malformed_constraints_fail_the_query(db, items, constraints):
+    db.fail([{"FindEntity": {"with_class": items, "constraints": constraints, "results": {"count": True}}}])

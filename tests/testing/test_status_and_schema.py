@@ -1,0 +1,115 @@
+"""GetStatus, GetSchema, CreateIndex and RemoveIndex."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_get_status_reports_an_aperturedb(db):
+    answer = db.one({"GetStatus": {}})
+    assert answer["status"] == 0 and answer["info"] == "OK" and answer["system"] == "ApertureDB"
+    assert isinstance(answer["version"], str)
+
+
+def test_schema_lists_a_class_with_its_property_counts_and_types(db, entity_class):
+    db.run([
+        {"AddEntity": {"class": entity_class, "properties": {"name": "a", "age": 3, "ok": True}}},
+        {"AddEntity": {"class": entity_class, "properties": {"name": "b", "when": {"_date": "2020-01-02T03:04:05Z"}}}},
+    ])
+    schema = db.one({"GetSchema": {"type": "entities"}})
+    assert "connections" not in schema
+    info = schema["entities"]["classes"][entity_class]
+    assert info["matched"] == 2
+    props = info["properties"]
+    assert props["name"][:2] == [2, False] and props["name"][2].lower() == "string"
+    assert props["age"][:2] == [1, False] and props["age"][2].lower() == "number"
+    assert props["ok"][:2] == [1, False] and props["ok"][2].lower() == "boolean"
+    assert props["when"][:2] == [1, False]
+
+
+def test_schema_of_a_class_without_properties_has_null_properties(db, entity_class):
+    db.one({"AddEntity": {"class": entity_class}})
+    info = db.one({"GetSchema": {}})["entities"]["classes"][entity_class]
+    assert info == {"matched": 1, "properties": None}
+
+
+def test_schema_lists_connection_classes_with_their_ends(db, entity_class, run):
+    connection_class = f"knows_{run}"
+    db.run([
+        {"AddEntity": {"_ref": 1, "class": entity_class}},
+        {"AddEntity": {"_ref": 2, "class": entity_class}},
+        {"AddConnection": {"class": connection_class, "src": 1, "dst": 2, "properties": {"since": 2001}}},
+    ])
+    schema = db.one({"GetSchema": {"type": "connections"}})
+    assert "entities" not in schema
+    info = schema["connections"]["classes"][connection_class]
+    assert info["matched"] == 1 and info["src"] == entity_class and info["dst"] == entity_class
+    assert info["properties"]["since"][:2] == [1, False]
+
+
+def test_schema_of_an_empty_database_is_null():
+    from ls_storage.testing.fixtures import running_server
+
+    with running_server(tls=False) as address:
+        schema, _ = address.connector().query([{"GetSchema": {}}])
+    assert schema == [{"GetSchema": {"status": 0, "entities": None, "connections": None}}]
+
+
+def test_create_index_marks_the_property_indexed_and_remove_index_unmarks_it(db, entity_class):
+    db.one({"AddEntity": {"class": entity_class, "properties": {"name": "a"}}})
+    db.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "name"}})
+    assert db.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]["name"][:2] == [1, True]
+    db.one({"RemoveIndex": {"index_type": "entity", "class": entity_class, "property_key": "name"}})
+    assert db.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]["name"][:2] == [1, False]
+
+
+def test_creating_an_existing_index_answers_status_2(test_db, entity_class):
+    index = {"index_type": "entity", "class": entity_class, "property_key": "name", "property_type": "string"}
+    assert test_db.one({"CreateIndex": index}) == {"status": 0}
+    answer, _ = test_db.query([{"CreateIndex": index}])
+    assert answer[0]["CreateIndex"]["status"] == 2
+
+
+def test_removing_a_missing_index_answers_status_1(test_db, entity_class):
+    answer, _ = test_db.query([{"RemoveIndex": {"index_type": "entity", "class": entity_class, "property_key": "x"}}])
+    assert answer[0]["RemoveIndex"]["status"] == 1
+
+
+def test_indexed_finds_match_unindexed_finds(db, entity_class):
+    db.run([{"AddEntity": {"class": entity_class, "properties": {"n": n % 7, "tag": f"t{n % 3}"}}}
+            for n in range(40)] + [{"AddEntity": {"class": entity_class, "properties": {"tag": "none"}}}])
+    finds = [
+        {"constraints": {"n": ["==", 3]}},
+        {"constraints": {"n": ["in", [1, 5]]}},
+        {"constraints": {"n": [">=", 2, "<", 5]}},
+        {"constraints": {"n": [">", 4]}, "sort": {"key": "n", "order": "descending"}},
+        {"constraints": {"n": ["<=", 1]}, "sort": "tag"},
+        {"sort": {"key": "n", "order": "descending"}, "limit": 9, "offset": 3},
+        {"sort": "n", "offset": 38},
+    ]
+
+    def run_all():
+        return [
+            db.entities("FindEntity", {"with_class": entity_class, "results": {"list": ["n", "tag", "_uniqueid"]},
+                                       **find})
+            for find in finds
+        ]
+
+    unindexed = run_all()
+    db.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "n"}})
+    indexed = run_all()
+    for find, before, after in zip(finds, unindexed, indexed):
+        if "sort" in find:
+            key = find["sort"] if isinstance(find["sort"], str) else find["sort"]["key"]
+            # objects with equal sort keys may come in any order
+            assert [e[key] for e in after] == [e[key] for e in before], find
+            if "limit" not in find and "offset" not in find:
+                assert sorted(e["_uniqueid"] for e in after) == sorted(e["_uniqueid"] for e in before), find
+        else:
+            assert after == before, find
+
+
+@pytest.mark.parametrize("bad", [{"index_type": "image"}, {"class": ""}])
+def test_create_index_refuses_bad_parameters(db, entity_class, bad):
+    params = {"index_type": "entity", "class": entity_class, "property_key": "name", **bad}
+    db.fail([{"CreateIndex": params}])
