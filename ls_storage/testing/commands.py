@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from itertools import islice
@@ -23,8 +24,9 @@ from .store import (
     BLOB, BOUNDING_BOX, BOX_TO_IMAGE, IMAGE, POLYGON, POLYGON_TO_IMAGE, Link, Obj, Store,
     format_uniqueid, parse_uniqueid, sort_key, system_value,
 )
-from .values import Constraints, to_stored, to_wire, type_name
+from .values import GEOMETRY_PROPERTIES, Constraints, to_stored, to_wire, type_name
 
+logger = logging.getLogger(__name__)
 VERSION = "0.18.0-ls-storage-test"
 MAX_REF = 100000
 # Properties the SDK's image ingestion records and its utilities read; filled from the blob when
@@ -118,9 +120,14 @@ class Engine:
                             f"the query carries {len(transaction.blobs)} blobs but its commands use "
                             f"{transaction.next_blob}"
                         )
-            except QueryError as error:
+            except Exception as error:
                 failed = query[index] if 0 <= index < len(query) else None
-                return _error(str(error), error.status, failed), []
+                if isinstance(error, QueryError):
+                    return _error(str(error), error.status, failed), []
+                # A bug of the test server: answer it (rolled back) rather than drop the connection, which
+                # the SDK would retry and then report only as a lost connection.
+                logger.exception("internal error of the test server in %s", failed)
+                return _error(f"internal error of the test server: {error!r}", -1, failed), []
             return answers, transaction.out_blobs
 
 
@@ -186,6 +193,20 @@ def _properties(params: dict, where: str, key: str = "properties") -> dict:
             )
         props[name] = to_stored(value, f"{where}: property {name!r}")
     return props
+
+
+def _results(params: dict, where: str) -> dict:
+    """The ``results`` block of a Find, checked before any of its keys is read."""
+    results = params.get("results", {})
+    if not isinstance(results, dict):
+        raise QueryError(f"{where}: results must be an object")
+    unknown = set(results) - RESULT_KEYS
+    if unknown:
+        raise QueryError(f"{where}: unsupported parameter {sorted(unknown)[0]!r} in results")
+    listed = results.get("list", [])
+    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed):
+        raise QueryError(f"{where}: results list must be a list of property names")
+    return results
 
 
 def _remove_props(params: dict, where: str) -> list[str]:
@@ -452,7 +473,7 @@ class Selection:
 
 
 def _sort_spec(params: dict, where: str) -> list[tuple[str, bool]]:
-    raw = params.get("sort", params.get("results", {}).get("sort"))
+    raw = params.get("sort", _results(params, where).get("sort"))
     if raw is None:
         return []
     items = raw if isinstance(raw, list) else [raw]
@@ -467,6 +488,9 @@ def _sort_spec(params: dict, where: str) -> list[tuple[str, bool]]:
             spec.append((item["key"], order == "descending"))
         else:
             raise QueryError(f"{where}: sort must be a key, {{key, order}} or a list of those")
+    for key, _ in spec:
+        if key in GEOMETRY_PROPERTIES:
+            raise QueryError(f"{where}: cannot sort by {key}: its values are objects")
     return spec
 
 
@@ -580,14 +604,10 @@ def _with_missing_last(store: Store, cls: str, key: str, ordered: Iterator[int])
 
 
 def _select(tx: Transaction, params: dict, where: str, classes: list[str] | None,
-            source: dict[int, list[int]] | None) -> Selection:
+            source: dict[int, list[int]] | None, within: set[int] | None = None) -> Selection:
+    """What a Find matches: of ``classes``, connected to ``source`` and among ``within`` when given."""
     constraints = Constraints(params["constraints"], f"{where}: constraints") if "constraints" in params else None
-    results = params.get("results", {})
-    if not isinstance(results, dict):
-        raise QueryError(f"{where}: results must be an object")
-    unknown = set(results) - RESULT_KEYS
-    if unknown:
-        raise QueryError(f"{where}: unsupported parameter {sorted(unknown)[0]!r} in results")
+    results = _results(params, where)
     sort = _sort_spec(params, where)
     limit = _int(params, "limit", where, _int(results, "limit", where))
     offset = _int(params, "offset", where, 0)
@@ -598,8 +618,11 @@ def _select(tx: Transaction, params: dict, where: str, classes: list[str] | None
         window = _window(store, classes, sort)
         if window is not None:
             return Selection([store.objects[seq] for seq in window(offset, limit)], None, None)
-    if source is not None:
-        seqs: Iterable[int] = sorted(source)
+    if source is not None or within is not None:
+        candidates = set(source) if source is not None else set(within)
+        if within is not None:
+            candidates &= within
+        seqs: Iterable[int] = sorted(candidates)
         in_order = not sort
     else:
         seqs, in_order = _candidates(tx, classes, constraints, sort)
@@ -617,15 +640,20 @@ def _select(tx: Transaction, params: dict, where: str, classes: list[str] | None
         end = None if limit is None else offset + limit
         records = list(islice(matching(), offset, end))
     else:
-        everything = list(matching())
+        everything = _sorted(list(matching()), sort)
         count = len(everything)
-        for key, descending in reversed(sort):
-            present = [r for r in everything if system_value(r, key) is not None]
-            missing = [r for r in everything if system_value(r, key) is None]
-            present.sort(key=lambda r: sort_key(system_value(r, key)), reverse=descending)
-            everything = present + missing
         records = everything[offset:] if limit is None else everything[offset:offset + limit]
     return Selection(records, source, count)
+
+
+def _sorted(records: list, sort: list[tuple[str, bool]]) -> list:
+    """Records in ``sort`` order; those without a sort key come last in either order."""
+    for key, descending in reversed(sort):
+        present = [r for r in records if system_value(r, key) is not None]
+        missing = [r for r in records if system_value(r, key) is None]
+        present.sort(key=lambda r: sort_key(system_value(r, key)), reverse=descending)
+        records = present + missing
+    return records
 
 
 def _check_unique(params: dict, selection: Selection, where: str) -> None:
@@ -634,13 +662,11 @@ def _check_unique(params: dict, selection: Selection, where: str) -> None:
 
 
 def _describe(record: Obj | Link, params: dict, flags: dict[str, str], where: str) -> dict | None:
-    results = params.get("results", {})
+    results = _results(params, where)
     names: list[str] = []
     if _bool(results, "all_properties", where):
         names = sorted(record.props) + ["_uniqueid"]
     elif "list" in results:
-        if not isinstance(results["list"], list) or not all(isinstance(n, str) for n in results["list"]):
-            raise QueryError(f"{where}: results list must be a list of property names")
         names = list(results["list"])
     if _bool(params, "uniqueids", where) or _bool(results, "uniqueids", where):
         names.append("_uniqueid")
@@ -678,14 +704,13 @@ def _answer(tx: Transaction, params: dict, where: str, selection: Selection, fla
             answer[key] = grouped
         else:
             answer[key] = described
-    if _bool(params.get("results", {}), "count", where):
+    if _bool(_results(params, where), "count", where):
         answer["count"] = selection.count if selection.count is not None else len(selection.records)
     return answer
 
 
 def _group_by_source(params: dict, where: str) -> bool:
-    results = params.get("results", {})
-    return _bool(params, "group_by_source", where) or _bool(results, "group_by_source", where)
+    return _bool(params, "group_by_source", where) or _bool(_results(params, where), "group_by_source", where)
 
 
 def _batch(records: list, spec: Any, where: str) -> tuple[list, dict]:
@@ -710,12 +735,12 @@ def _batch(records: list, spec: Any, where: str) -> tuple[list, dict]:
 
 def _find_objects(tx: Transaction, params: dict, where: str, classes: list[str] | None,
                   flags: dict[str, str], blob_of: Callable[[Obj], bytes] | None = None,
-                  source: dict[int, list[int]] | None = None) -> dict:
+                  source: dict[int, list[int]] | None = None, within: set[int] | None = None) -> dict:
     if source is None and "is_connected_to" in params:
         source = _connected(tx, params["is_connected_to"], where)
     if _group_by_source(params, where) and source is None:
         raise QueryError(f"{where}: group_by_source needs is_connected_to (or image_ref) with one ref")
-    selection = _select(tx, params, where, classes, source)
+    selection = _select(tx, params, where, classes, source, within)
     _check_unique(params, selection, where)
     return _answer(tx, params, where, selection, flags, blob_of)
 
@@ -759,18 +784,17 @@ def _find_regions(tx: Transaction, params: dict, where: str, cls: str, link_clas
     if "image_ref" in params:
         source = _connected(tx, {"ref": params["image_ref"], "connection_class": link_class, "direction": "in"}, where)
     if "with_label" in params:
-        label = params["with_label"]
-        constraints = dict(params.get("constraints", {}))
-        constraints["_label"] = ["==", label]
-        params = {**params, "constraints": constraints}
+        constraints = params.get("constraints", {})
+        if not isinstance(constraints, dict):
+            raise QueryError(f"{where}: constraints: constraints must be an object")
+        params = {**params, "constraints": {**constraints, "_label": ["==", params["with_label"]]}}
     in_rectangle = params.get("in_rectangle")
-    if in_rectangle is not None:
-        inside = _inside(tx, cls, _rectangle(in_rectangle, f"{where}: in_rectangle"))
-        source = {seq: s for seq, s in (source or {seq: [] for seq in inside}).items() if seq in inside}
+    # A filter of its own: the rectangle narrows what image_ref or is_connected_to found, never widens it.
+    inside = None if in_rectangle is None else _inside(tx, cls, _rectangle(in_rectangle, f"{where}: in_rectangle"))
     blob_of = None
     if _bool(params, "blobs", where):
         blob_of = lambda region: _region_crop(tx, region, params.get("as_format"), where)  # noqa: E731
-    return _find_objects(tx, params, where, [cls], flags, blob_of, source)
+    return _find_objects(tx, params, where, [cls], flags, blob_of, source, inside)
 
 
 def _inside(tx: Transaction, cls: str, rectangle: tuple) -> set[int]:
@@ -787,7 +811,10 @@ def _inside(tx: Transaction, cls: str, rectangle: tuple) -> set[int]:
 
 def _region_crop(tx: Transaction, region: Obj, as_format: Any, where: str) -> bytes:
     link_class = BOX_TO_IMAGE if region.cls == BOUNDING_BOX else POLYGON_TO_IMAGE
-    image = next(tx.store.objects[other] for _, other in tx.store.neighbours(region.seq, "out", link_class))
+    image = next((tx.store.objects[other] for _, other in tx.store.neighbours(region.seq, "out", link_class)), None)
+    if image is None:
+        # Deleting an image keeps its regions (ApertureDB does not cascade), which leaves nothing to crop.
+        raise QueryError(f"{where}: {region.cls} {format_uniqueid(region.seq)} has no image to crop its blob from")
     bounds = region.geometry if region.cls == BOUNDING_BOX else tuple(system_value(region, "_bounds").values())
     crop = {"type": "crop", **dict(zip(("x", "y", "width", "height"), (int(v) for v in bounds)))}
     return images.transform(image.blob, [crop], as_format, where)
@@ -832,10 +859,9 @@ def find_connection(tx: Transaction, params: dict, where: str) -> dict:
         and (constraints is None or constraints.matches(lambda key, l=link: system_value(l, key)))
     ]
     count = len(links)
-    for key, descending in reversed(_sort_spec(params, where)):
-        links.sort(key=lambda l: (system_value(l, key) is None, sort_key(system_value(l, key) or 0)), reverse=descending)
+    links = _sorted(links, _sort_spec(params, where))
     offset = _int(params, "offset", where, 0)
-    limit = _int(params, "limit", where, _int(params.get("results", {}), "limit", where))
+    limit = _int(params, "limit", where, _int(_results(params, where), "limit", where))
     links = links[offset:] if limit is None else links[offset:offset + limit]
     selection = Selection(links, None, count)
     _check_unique(params, selection, where)
@@ -851,8 +877,10 @@ def _targets(tx: Transaction, params: dict, where: str, classes: list[str] | Non
         if classes is not None and any(not isinstance(r, Obj) or r.cls not in classes for r in records):
             raise QueryError(f"{where}: ref holds objects of another type")
         return list(records)
-    if "constraints" not in params and classes is None:
-        raise QueryError(f"{where}: needs ref, with_class or constraints")
+    if "constraints" not in params and "with_class" not in params:
+        # Only DeleteEntity and UpdateEntity may take a whole class, and only when it is named.
+        choosers = "ref or constraints" if classes else "ref, with_class or constraints"
+        raise QueryError(f"{where}: needs {choosers}")
     return _select(tx, {"constraints": params["constraints"]} if "constraints" in params else {}, where,
                    classes, None).records
 

@@ -24,6 +24,8 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "not in": lambda value, options: value not in options,
 }
 UNIQUEID_OPERATORS = {"==", "!=", "in", "not in"}
+# System properties whose values are objects: they can be listed, but not compared or sorted by.
+GEOMETRY_PROPERTIES = {"_coordinates", "_vertices", "_bounds"}
 
 
 def parse_date(text: Any, where: str) -> datetime.datetime:
@@ -82,6 +84,8 @@ class Condition:
     def __init__(self, key: str, spec: Any, where: str):
         if not isinstance(spec, list) or not spec or len(spec) % 2:
             raise QueryError(f"{where}: constraint on {key!r} must be a list of operator, value pairs")
+        if key in GEOMETRY_PROPERTIES:
+            raise QueryError(f"{where}: {key} cannot be constrained: its values are objects")
         self.key = key
         self.checks: list[tuple[str, Any]] = []
         for op, raw in zip(spec[0::2], spec[1::2]):
@@ -142,6 +146,8 @@ class Condition:
                 high, high_inc = expected, op == "<="
         if low is None and high is None:
             return None
+        if low is not None and high is not None and not _comparable(low, high):
+            return None  # matches nothing; the scan finds that out without comparing across types
         return low, low_inc, high, high_inc
 
 

@@ -70,7 +70,7 @@ def test_with_label_filters_by_label(db, image, run):
 
 def test_in_rectangle_keeps_boxes_fully_inside(db, image, run):
     _add_boxes(db, image, run)
-    inside = _boxes(db, run, in_rectangle={"x": 0, "y": 0, "width": 50, "height": 70})
+    inside = _boxes(db, run, in_rectangle={"x": 0, "y": 0, "width": 50, "height": 60})
     assert [e["n"] for e in inside] == [0]
     inside = _boxes(db, run, in_rectangle={"x": 0, "y": 0, "width": 100, "height": 80}, with_label="cat")
     assert [e["n"] for e in inside] == [0, 2]
@@ -232,3 +232,17 @@ def test_malformed_polygons_are_refused(db, image, polygons):
                                        {"x": 0, "y": 0, "width": -1, "height": 1}, None])
 def test_malformed_rectangles_are_refused(db, image, rectangle):
     db.fail([image, {"AddBoundingBox": {"image_ref": 1, "rectangle": rectangle}}])
+
+
+def test_deleting_an_image_keeps_its_boxes_whose_blobs_are_then_refused(test_db, run, make_image):
+    test_db.run([
+        {"AddImage": {"_ref": 1, "properties": {"run": run}}},
+        {"AddBoundingBox": {"image_ref": 1, "rectangle": {"x": 0, "y": 0, "width": 2, "height": 2},
+                            "properties": {"run": run}}},
+        {"DeleteImage": {"ref": 1}},
+    ], [make_image(4, 4)])
+    found = test_db.entities("FindBoundingBox", {"constraints": {"run": ["==", run]}, "coordinates": True})
+    assert found == [{"_coordinates": {"x": 0, "y": 0, "width": 2, "height": 2}}]
+    error = test_db.fail([{"FindBoundingBox": {"constraints": {"run": ["==", run]}, "blobs": True}}])
+    assert "no image" in error["info"]
+    assert test_db.one({"GetStatus": {}})["status"] == 0

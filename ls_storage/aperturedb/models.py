@@ -1,0 +1,238 @@
+"""ApertureDB source and target storages: the Django models Label Studio's storage framework drives."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Iterator
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from io_storages.base_models import (
+    ExportStorage,
+    ExportStorageLink,
+    ImportStorage,
+    ImportStorageLink,
+    ProjectStorageMixin,
+)
+from io_storages.utils import parse_range
+from rest_framework.exceptions import ValidationError
+
+from ls_storage.client.connection import ApertureDBError, ConnectionSettings, connectors, open_connector
+from ls_storage.client.source import ImageSelection, check_selection, fetch_image, iter_image_pages
+
+logger = logging.getLogger(__name__)
+
+URL_SCHEME = "aperturedb"
+
+
+def image_uri(storage_id: int, uniqueid: str) -> str:
+    """The task data URI of an image: unique to the storage, resolved only by it."""
+    return f"{URL_SCHEME}://{storage_id}/{uniqueid}"
+
+
+def parse_image_uri(uri: str) -> tuple[int, str] | None:
+    prefix = f"{URL_SCHEME}://"
+    if not isinstance(uri, str) or not uri.startswith(prefix):
+        return None
+    storage_id, _, uniqueid = uri[len(prefix):].partition("/")
+    if not storage_id.isdigit() or not uniqueid:
+        return None
+    return int(storage_id), uniqueid
+
+
+def as_validation_error(error: ApertureDBError) -> ValidationError:
+    return ValidationError({error.field: [str(error)]} if error.field else [str(error)])
+
+
+class ApertureDBStorageMixin(models.Model):
+    hostname = models.TextField(_("hostname"), help_text="ApertureDB host name")
+    port = models.PositiveIntegerField(_("port"), default=55555, help_text="ApertureDB port")
+    username = models.TextField(_("username"), blank=True, default="", help_text="ApertureDB user")
+    password = models.TextField(_("password"), blank=True, default="", help_text="ApertureDB password")
+    token = models.TextField(_("token"), blank=True, default="", help_text="ApertureDB API token (instead of a password)")
+    use_ssl = models.BooleanField(_("use TLS"), default=True, help_text="Connect over TLS")
+    ca_cert = models.TextField(
+        _("CA certificate"), blank=True, default="",
+        help_text="PEM of the CA that signed the server's certificate; system CAs when empty",
+    )
+    verify_hostname = models.BooleanField(
+        _("verify hostname"), default=True, help_text="Verify the server certificate and its host name"
+    )
+
+    def connection_settings(self) -> ConnectionSettings:
+        return ConnectionSettings(
+            hostname=self.hostname, port=self.port, username=self.username or "", password=self.password or "",
+            token=self.token or "", use_ssl=self.use_ssl, ca_cert=self.ca_cert or "",
+            verify_hostname=self.verify_hostname,
+        )
+
+    def connector(self):
+        """A logged-in connector for this thread, reused across calls."""
+        return connectors.get(self.connection_settings())
+
+    def validate_connection(self, client=None):
+        """Log in and run a query; a failure is a ``ValidationError`` naming the field at fault."""
+        try:
+            connector = open_connector(self.connection_settings())
+        except ApertureDBError as error:
+            raise as_validation_error(error) from None
+        try:
+            self.check_access(connector)
+        except ApertureDBError as error:
+            raise as_validation_error(error) from None
+        finally:
+            connector.close()
+
+    def check_access(self, connector) -> None:
+        """What this storage needs beyond a login (reading its images, writing annotations)."""
+
+    @property
+    def path_full(self):
+        return f"{URL_SCHEME}://{self.hostname}:{self.port}"
+
+    @property
+    def type_full(self):
+        return "ApertureDB"
+
+    class Meta:
+        abstract = True
+
+
+class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
+    url_scheme = URL_SCHEME
+    # Images always stream through Label Studio's resolver: ApertureDB has no public URLs.
+    presign = False
+
+    constraints = models.JSONField(
+        _("constraints"), null=True, blank=True, help_text="FindImage constraints selecting the images"
+    )
+    predictions = models.BooleanField(
+        _("predictions"), default=True, help_text="Import bounding boxes and polygons as predictions"
+    )
+    pred_constraints = models.JSONField(
+        _("prediction constraints"), null=True, blank=True, help_text="Constraints selecting the boxes and polygons"
+    )
+    properties = models.JSONField(
+        _("properties"), default=list, blank=True, help_text="Image property names copied into task data"
+    )
+    limit = models.PositiveIntegerField(_("limit"), null=True, blank=True, help_text="Import at most this many images")
+    remove_missing_tasks = models.BooleanField(
+        _("remove missing tasks"), default=False,
+        help_text="On sync, delete unannotated tasks whose image is gone from ApertureDB or no longer matches",
+    )
+    sync_run = models.PositiveIntegerField(default=0, help_text="Number of syncs started")
+
+    def selection(self, with_regions: bool | None = None) -> ImageSelection:
+        return ImageSelection(
+            constraints=self.constraints or None,
+            properties=tuple(self.properties or ()),
+            with_regions=self.predictions if with_regions is None else with_regions,
+            region_constraints=self.pred_constraints or None,
+            limit=self.limit or None,
+        )
+
+    def check_access(self, connector) -> None:
+        check_selection(connector, self.selection())
+
+    def scan_and_create_links(self):
+        from .sync import sync_source_storage
+
+        sync_source_storage(self)
+
+    # The storage "files" preview lists images the way other storages list keys.
+    def iter_objects(self) -> Iterator[str]:
+        for page in iter_image_pages(self.connector(), self.selection(with_regions=False)):
+            for record in page:
+                yield record.uniqueid
+
+    def iter_keys(self) -> Iterator[str]:
+        return self.iter_objects()
+
+    def get_unified_metadata(self, obj):
+        return {"key": obj, "last_modified": None, "size": None}
+
+    def can_resolve_url(self, url) -> bool:
+        """Only images of this storage's own tasks: Label Studio's resolver answers 404 for the rest."""
+        return self._linked_uniqueid(url) is not None
+
+    def _linked_uniqueid(self, uri) -> str | None:
+        parsed = parse_image_uri(uri) if isinstance(uri, str) else None
+        if parsed is None or parsed[0] != self.id or not self.links.filter(key=parsed[1]).exists():
+            return None
+        return parsed[1]
+
+    def generate_http_url(self, url):
+        # Never a public URL: Label Studio rewrites the URI to its own resolver endpoint.
+        return url
+
+    def get_bytes_stream(self, uri, range_header=None):
+        """Stream an image of this storage's tasks; anything else is not found."""
+        uniqueid = self._linked_uniqueid(uri)
+        if uniqueid is None:
+            return None, None, {}
+        try:
+            blob, content_type = fetch_image(self.connector(), uniqueid)
+        except KeyError:
+            return None, None, {}
+        except ApertureDBError:
+            logger.warning("ApertureDB storage %s could not serve %s", self.id, uri, exc_info=True)
+            connectors.discard(self.connection_settings())
+            return None, None, {}
+        return _byte_range(blob, content_type, range_header)
+
+    class Meta:
+        abstract = True
+
+
+def _byte_range(blob: bytes, content_type: str, range_header: str | None):
+    total = len(blob)
+    start, end = 0, total - 1
+    status = 200
+    if range_header:
+        first, last = parse_range(range_header)
+        start = min(max(first, 0), total)
+        end = total - 1 if last == "" else min(last, total - 1)
+        status = 206
+    body = blob[start:end + 1]
+    metadata = {"StatusCode": status, "ContentLength": len(body)}
+    if status == 206:
+        metadata["ContentRange"] = f"bytes {start}-{start + len(body) - 1}/{total}"
+    return BytesStream(body), content_type, metadata
+
+
+class BytesStream:
+    """The stream Label Studio's resolver reads (``iter_chunks``, ``close``)."""
+
+    def __init__(self, data: bytes):
+        self._buffer = io.BytesIO(data)
+
+    def iter_chunks(self, chunk_size: int = 64 * 1024):
+        while chunk := self._buffer.read(chunk_size):
+            yield chunk
+
+    def close(self):
+        self._buffer.close()
+
+
+class ApertureDBImportStorage(ProjectStorageMixin, ApertureDBImportStorageBase):
+    class Meta:
+        abstract = False
+
+
+class ApertureDBImportStorageLink(ImportStorageLink):
+    storage = models.ForeignKey(ApertureDBImportStorage, on_delete=models.CASCADE, related_name="links")
+    digest = models.CharField(max_length=64, blank=True, default="", help_text="Digest of the synced data and regions")
+    sync_run = models.PositiveIntegerField(default=0, help_text="The last sync that saw this image")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["storage", "key"], name="aperturedb_link_unique_image")]
+
+
+class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
+    class Meta:
+        abstract = False
+
+
+class ApertureDBExportStorageLink(ExportStorageLink):
+    storage = models.ForeignKey(ApertureDBExportStorage, on_delete=models.CASCADE, related_name="links")

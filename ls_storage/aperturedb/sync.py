@@ -1,0 +1,170 @@
+"""Syncing an ApertureDB source storage into tasks: bulk, idempotent, and in bounded memory.
+
+Each page of images from ApertureDB is one database transaction: new images become tasks, links and
+predictions in bulk; images whose data or regions changed get their task data and predictions
+replaced; every image seen is stamped with the sync's run number. Images not stamped at the end are
+gone from ApertureDB or no longer match; their tasks are removed only when the storage says so and
+they carry no annotations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+
+from core.label_config import parse_config
+from django.db import transaction
+from django.db.models import Max
+from fsm.functions import backfill_fsm_states_for_tasks
+from rest_framework.exceptions import ValidationError
+from tasks.models import Prediction, Task
+
+from ls_storage.client.connection import ApertureDBError
+from ls_storage.client.source import ImageRecord, iter_image_pages
+from ls_storage.conversion.predictions import Conversion, ImageTargets, LabelConfigError, image_predictions, image_targets
+
+from .models import ApertureDBImportStorageLink, image_uri
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    missing_kept: int = 0
+    skipped_labels: dict[str, int] = field(default_factory=dict)
+
+    def meta(self) -> dict:
+        return {
+            "tasks_created": self.created,
+            "tasks_updated": self.updated,
+            "tasks_existed": self.updated + self.unchanged,
+            "tasks_removed": self.removed,
+            "tasks_missing_kept": self.missing_kept,
+            "regions_skipped": sum(self.skipped_labels.values()),
+            "skipped_labels": dict(sorted(self.skipped_labels.items())),
+        }
+
+
+@dataclass
+class ImageTask:
+    """What one image becomes in Label Studio."""
+
+    key: str
+    data: dict
+    predictions: list[dict]
+    digest: str
+
+
+def image_task(storage, record: ImageRecord, targets: ImageTargets, counts: SyncCounts) -> ImageTask:
+    data = {name: value for name, value in record.properties.items() if value is not None}
+    data[targets.data_key] = image_uri(storage.id, record.uniqueid)
+    conversion = (
+        image_predictions(record.boxes, record.polygons, record.width, record.height, targets)
+        if storage.predictions else Conversion([], {})
+    )
+    for label, count in conversion.skipped_labels.items():
+        counts.skipped_labels[label] = counts.skipped_labels.get(label, 0) + count
+    digest = hashlib.sha256(json.dumps([data, conversion.predictions], sort_keys=True).encode()).hexdigest()
+    return ImageTask(record.uniqueid, data, conversion.predictions, digest)
+
+
+def sync_source_storage(storage) -> None:
+    storage.info_set_in_progress()
+    project = storage.project
+    try:
+        targets = image_targets(parse_config(project.label_config))
+    except LabelConfigError as error:
+        raise ValidationError(str(error)) from None
+    storage.sync_run += 1
+    storage.save(update_fields=["sync_run"])
+    run = storage.sync_run
+    counts = SyncCounts()
+    try:
+        for page in iter_image_pages(storage.connector(), storage.selection()):
+            _sync_page(storage, [image_task(storage, record, targets, counts) for record in page], run, counts)
+            storage.info_update_progress(last_sync_count=counts.created, **counts.meta())
+    except ApertureDBError as error:
+        raise ValidationError(f"ApertureDB: {error}") from None
+    _handle_missing(storage, run, counts)
+    backfill_fsm_states_for_tasks(storage.id, counts.created, ApertureDBImportStorageLink)
+    project.update_tasks_states(
+        maximum_annotations_changed=False, overlap_cohort_percentage_changed=False, tasks_number_changed=True
+    )
+    storage.info_set_completed(last_sync_count=counts.created, **counts.meta())
+
+
+def _sync_page(storage, image_tasks: list[ImageTask], run: int, counts: SyncCounts) -> None:
+    project = storage.project
+    keys = [item.key for item in image_tasks]
+    with transaction.atomic():
+        existing = {
+            link.key: link
+            for link in ApertureDBImportStorageLink.objects.select_for_update()
+            .filter(storage=storage, key__in=keys).only("id", "key", "task_id", "digest")
+        }
+        new = [item for item in image_tasks if item.key not in existing]
+        changed = [item for item in image_tasks if item.key in existing and existing[item.key].digest != item.digest]
+        if new:
+            _create_tasks(storage, project, new, run)
+        if changed:
+            _update_tasks(project, changed, existing, run)
+        ApertureDBImportStorageLink.objects.filter(storage=storage, key__in=keys).update(sync_run=run)
+    counts.created += len(new)
+    counts.updated += len(changed)
+    counts.unchanged += len(image_tasks) - len(new) - len(changed)
+
+
+def _create_tasks(storage, project, items: list[ImageTask], run: int) -> None:
+    first_inner_id = (project.tasks.aggregate(last=Max("inner_id"))["last"] or 0) + 1
+    tasks = Task.objects.bulk_create([
+        Task(project=project, data=item.data, overlap=project.maximum_annotations, inner_id=first_inner_id + i,
+             total_predictions=len(item.predictions), is_labeled=False)
+        for i, item in enumerate(items)
+    ])
+    ApertureDBImportStorageLink.objects.bulk_create([
+        ApertureDBImportStorageLink(task_id=task.id, key=item.key, storage=storage, digest=item.digest, sync_run=run)
+        for task, item in zip(tasks, items)
+    ])
+    _create_predictions(project, [(task.id, item) for task, item in zip(tasks, items)])
+
+
+def _create_predictions(project, pairs: list[tuple[int, ImageTask]]) -> None:
+    Prediction.objects.bulk_create([
+        Prediction(task_id=task_id, project=project, result=prediction["result"], score=prediction.get("score"),
+                   model_version=prediction["model_version"])
+        for task_id, item in pairs
+        for prediction in item.predictions
+    ])
+
+
+def _update_tasks(project, items: list[ImageTask], links: dict, run: int) -> None:
+    task_ids = [links[item.key].task_id for item in items]
+    tasks = {task.id: task for task in Task.objects.filter(id__in=task_ids).only("id", "data", "total_predictions")}
+    for item in items:
+        task = tasks[links[item.key].task_id]
+        task.data = item.data
+        task.total_predictions = len(item.predictions)
+    Task.objects.bulk_update(list(tasks.values()), ["data", "total_predictions"])
+    Prediction.objects.filter(task_id__in=task_ids).delete()
+    _create_predictions(project, [(links[item.key].task_id, item) for item in items])
+    for item in items:
+        links[item.key].digest = item.digest
+    ApertureDBImportStorageLink.objects.bulk_update([links[item.key] for item in items], ["digest"])
+
+
+def _handle_missing(storage, run: int, counts: SyncCounts) -> None:
+    """Tasks of images this sync did not see: removed if allowed and unannotated, otherwise kept and counted."""
+    missing = ApertureDBImportStorageLink.objects.filter(storage=storage).exclude(sync_run=run)
+    if storage.remove_missing_tasks:
+        removable = Task.objects.filter(
+            id__in=missing.values("task_id"), total_annotations=0, cancelled_annotations=0
+        ).exclude(annotations__isnull=False)
+        counts.removed = removable.count()
+        removable.delete()
+    counts.missing_kept = missing.count()

@@ -1,0 +1,169 @@
+"""Connecting to ApertureDB with the real SDK, and turning its failures into errors that name a field.
+
+Knows nothing of Django: the storage models hand it a :class:`ConnectionSettings`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.setdefault("ADB_LOG_FILE", "")  # the SDK would otherwise write error.<time>.log files
+from aperturedb.Connector import Connector  # noqa: E402
+
+CONNECT_TIMEOUT = 5.0
+RETRY_INTERVAL = 0.2
+RETRY_ATTEMPTS = 3
+
+
+class ApertureDBError(Exception):
+    """ApertureDB could not be used; ``field`` names the setting the user should look at."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class QueryFailed(ApertureDBError):
+    """ApertureDB answered a query with an error status."""
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    hostname: str
+    port: int = 55555
+    username: str = ""
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    use_ssl: bool = True
+    ca_cert: str = field(default="", repr=False)  # PEM text
+    verify_hostname: bool = True
+
+    def fingerprint(self) -> str:
+        """Identifies these settings (secrets included) without revealing them, for connection caches."""
+        text = "\0".join(str(v) for v in (self.hostname, self.port, self.username, self.password, self.token,
+                                          self.use_ssl, self.ca_cert, self.verify_hostname))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _ca_file(pem: str) -> str:
+    """The SDK takes a CA file path; keep one file per distinct PEM for the life of the process."""
+    digest = hashlib.sha256(pem.encode()).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), f"ls_storage_ca_{digest}.pem")
+    if not os.path.exists(path):
+        with tempfile.NamedTemporaryFile("w", dir=tempfile.gettempdir(), delete=False) as out:
+            out.write(pem)
+        os.replace(out.name, path)
+    return path
+
+
+def check_settings(settings: ConnectionSettings) -> None:
+    if not settings.hostname:
+        raise ApertureDBError("The ApertureDB host name is required.", "hostname")
+    if not 0 < settings.port < 65536:
+        raise ApertureDBError(f"Port {settings.port} is not a valid TCP port.", "port")
+    if not settings.password and not settings.token:
+        raise ApertureDBError("Give a password or a token to log in to ApertureDB.", "password")
+    if settings.password and not settings.username:
+        raise ApertureDBError("A password login needs a user name.", "username")
+    if settings.ca_cert and "BEGIN CERTIFICATE" not in settings.ca_cert:
+        raise ApertureDBError("The CA certificate must be PEM text (-----BEGIN CERTIFICATE-----).", "ca_cert")
+
+
+def _reach(settings: ConnectionSettings) -> None:
+    """Fail fast, with a clear message, when nothing listens at host:port (the SDK would retry silently)."""
+    try:
+        with socket.create_connection((settings.hostname, settings.port), timeout=CONNECT_TIMEOUT):
+            pass
+    except socket.gaierror:
+        raise ApertureDBError(f"Cannot resolve the host name {settings.hostname!r}.", "hostname") from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ApertureDBError(
+            f"Cannot reach ApertureDB at {settings.hostname}:{settings.port}: {reason}.", "hostname"
+        ) from None
+
+
+def open_connector(settings: ConnectionSettings) -> Connector:
+    """A logged-in SDK connector; raises :class:`ApertureDBError` naming the field at fault."""
+    check_settings(settings)
+    _reach(settings)
+    connector = Connector(
+        host=settings.hostname, port=settings.port, user=settings.username, password=settings.password,
+        token=settings.token, use_ssl=settings.use_ssl, ca_cert=_ca_file(settings.ca_cert) if settings.ca_cert else None,
+        verify_hostname=settings.verify_hostname, retry_interval_seconds=RETRY_INTERVAL,
+        retry_max_attempts=RETRY_ATTEMPTS,
+    )
+    try:
+        connector.query([{"GetStatus": {}}])
+    except ApertureDBError:
+        raise
+    except Exception as error:  # the SDK raises bare Exception / AssertionError for each of these
+        raise _explain(error, settings) from None
+    return connector
+
+
+def _explain(error: BaseException, settings: ConnectionSettings) -> ApertureDBError:
+    text = str(error)
+    if "did not accept protocol" in text:
+        if settings.use_ssl:
+            return ApertureDBError("The server does not accept TLS here; turn off 'Use TLS'.", "use_ssl")
+        return ApertureDBError("The server requires TLS; turn on 'Use TLS'.", "use_ssl")
+    if isinstance(error, AssertionError) and "Certificate verification failed" in text or isinstance(error, ssl.SSLError):
+        return ApertureDBError(
+            "The server's TLS certificate could not be verified: give the CA certificate that signed it, "
+            "or check the host name.", "ca_cert"
+        )
+    if "Authentication" in text or "token" in text.lower() or "password" in text.lower():
+        field_name = "token" if settings.token and not settings.password else "password"
+        return ApertureDBError(f"ApertureDB refused the login: {text}", field_name)
+    if "Could not query ApertureDB" in text:
+        return ApertureDBError(
+            f"ApertureDB at {settings.hostname}:{settings.port} closed the connection: check the port and TLS "
+            "settings.", "port"
+        )
+    return ApertureDBError(f"ApertureDB failed: {text}")
+
+
+def run_query(connector: Connector, query: list, blobs: list[bytes] | None = None) -> tuple[list, list[bytes]]:
+    """Run one transaction; a failed transaction or command raises :class:`QueryFailed`."""
+    try:
+        answer, out_blobs = connector.query(query, blobs or [])
+    except Exception as error:
+        raise ApertureDBError(f"ApertureDB could not be queried: {error}") from None
+    if isinstance(answer, dict):
+        raise QueryFailed(f"ApertureDB refused the query: {answer.get('info', answer)}")
+    for item in answer:
+        for name, result in item.items():
+            if isinstance(result, dict) and result.get("status", 0) < 0:
+                raise QueryFailed(f"ApertureDB refused {name}: {result.get('info', result)}")
+    return answer, out_blobs
+
+
+class ConnectorPool:
+    """One logged-in connector per (settings, thread): the SDK connector is not thread-safe."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self, settings: ConnectionSettings) -> Connector:
+        connectors: dict[str, Any] = self._local.__dict__.setdefault("connectors", {})
+        key = settings.fingerprint()
+        connector = connectors.get(key)
+        if connector is None:
+            connector = connectors[key] = open_connector(settings)
+        return connector
+
+    def discard(self, settings: ConnectionSettings) -> None:
+        connector = self._local.__dict__.get("connectors", {}).pop(settings.fingerprint(), None)
+        if connector is not None:
+            connector.close()
+
+
+connectors = ConnectorPool()

@@ -1,0 +1,35 @@
+"""Django settings: stock Label Studio with the ApertureDB storage plugged in.
+
+Use with ``DJANGO_SETTINGS_MODULE=ls_storage.settings label-studio start``. Nothing in Label Studio's
+installed files is changed.
+"""
+
+import os
+import sys
+
+import label_studio
+
+# Label Studio's code imports its apps as top-level packages (core, io_storages, tasks, ...).
+_LABEL_STUDIO_DIR = os.path.dirname(label_studio.__file__)
+if _LABEL_STUDIO_DIR not in sys.path:
+    sys.path.insert(0, _LABEL_STUDIO_DIR)
+
+# The stock settings initialise Sentry while they import, which reads django.conf.settings: point
+# Django at the stock module for that import, then let it read this module on next access.
+_requested_settings = os.environ.get("DJANGO_SETTINGS_MODULE")
+os.environ["DJANGO_SETTINGS_MODULE"] = "core.settings.label_studio"
+from core.settings.label_studio import *  # noqa: E402,F401,F403
+
+os.environ["DJANGO_SETTINGS_MODULE"] = _requested_settings or __name__
+from django.conf import settings as _django_settings  # noqa: E402
+from django.utils.functional import empty as _empty  # noqa: E402
+
+_django_settings._wrapped = _empty
+
+INSTALLED_APPS = INSTALLED_APPS + ["ls_storage.aperturedb"]  # noqa: F405
+ROOT_URLCONF = "ls_storage.urls"
+GET_STORAGE_LIST = "ls_storage.aperturedb.registry.get_storage_list"
+# The Data Manager's "storage filename" column and Task.get_storage_link() find our link by name.
+IO_STORAGES_IMPORT_LINK_NAMES = IO_STORAGES_IMPORT_LINK_NAMES + [  # noqa: F405
+    "io_storages_aperturedb_aperturedbimportstoragelink"
+]

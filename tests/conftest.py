@@ -1,1 +1,0 @@
-pytest_plugins = ["ls_storage.testing.pytest_plugin"]

@@ -1,0 +1,33 @@
+"""Driving the ApertureDB source storage through Label Studio's REST API in tests."""
+
+from __future__ import annotations
+
+
+def storage_body(address, project_id: int, **fields) -> dict:
+    body = {
+        "project": project_id, "title": "ApertureDB", "hostname": address.host, "port": address.port,
+        "username": address.username, "password": address.password, "token": address.token,
+        "use_ssl": address.use_ssl, "verify_hostname": address.verify_hostname,
+        "ca_cert": open(address.ca_cert).read() if address.ca_cert else "",
+    }
+    body.update(fields)
+    return body
+
+
+def create_storage(client, address, project_id: int, **fields) -> dict:
+    response = client.post("/api/storages/aperturedb/", data=storage_body(address, project_id, **fields),
+                           content_type="application/json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def sync(client, storage_id: int) -> dict:
+    response = client.post(f"/api/storages/aperturedb/{storage_id}/sync")
+    assert response.status_code == 200, response.content
+    return client.get(f"/api/storages/aperturedb/{storage_id}").json()
+
+
+def tasks_of(client, project_id: int) -> list[dict]:
+    response = client.get(f"/api/tasks/?project={project_id}&fields=all&page_size=1000")
+    assert response.status_code == 200, response.content
+    return response.json()["tasks"]
