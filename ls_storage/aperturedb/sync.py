@@ -145,13 +145,14 @@ def _create_predictions(project, pairs: list[tuple[int, ImageTask]]) -> None:
 
 def _update_tasks(project, items: list[ImageTask], links: dict, run: int) -> None:
     task_ids = [links[item.key].task_id for item in items]
+    # Deleting predictions first: Label Studio's delete signals recount the tasks' predictions.
+    Prediction.objects.filter(task_id__in=task_ids).delete()
     tasks = {task.id: task for task in Task.objects.filter(id__in=task_ids).only("id", "data", "total_predictions")}
     for item in items:
         task = tasks[links[item.key].task_id]
         task.data = item.data
         task.total_predictions = len(item.predictions)
     Task.objects.bulk_update(list(tasks.values()), ["data", "total_predictions"])
-    Prediction.objects.filter(task_id__in=task_ids).delete()
     _create_predictions(project, [(links[item.key].task_id, item) for item in items])
     for item in items:
         links[item.key].digest = item.digest

@@ -43,3 +43,115 @@ def test_sync_makes_one_task_per_matching_image_with_exact_predictions(business_
     assert dog_box["x"] == pytest.approx(1.5 * 100 / 64, abs=1e-12)
     assert dog_box["y"] == pytest.approx(2.25 * 100 / 48, abs=1e-12)
     assert dog_box["rotation"] == 30.0
+
+
+def test_resync_creates_no_duplicates_and_only_new_images_make_tasks(business_client, project, aperturedb, images):
+    images.add("a.png", 20, 20, boxes=[((1, 1, 5, 5), "cat", {})])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+    assert sync(business_client, storage["id"])["last_sync_count"] == 1
+    images.add("b.png", 20, 20)
+
+    second = sync(business_client, storage["id"])
+    third = sync(business_client, storage["id"])
+
+    assert second["last_sync_count"] == 1 and second["meta"]["tasks_existed"] == 1
+    assert third["last_sync_count"] == 0 and third["meta"]["tasks_existed"] == 2
+    assert Task.objects.filter(project_id=project["id"]).count() == 2
+    assert Prediction.objects.filter(project_id=project["id"]).count() == 1
+
+
+def test_resync_replaces_predictions_of_images_whose_boxes_changed(business_client, project, aperturedb, images):
+    uniqueid = images.add("a.png", 100, 100, boxes=[((10, 10, 10, 10), "cat", {})])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+    sync(business_client, storage["id"])
+    images.query([{"FindImage": {"_ref": 1, "constraints": {"_uniqueid": ["==", uniqueid]}}},
+                  {"FindBoundingBox": {"_ref": 2, "image_ref": 1}},
+                  {"UpdateBoundingBox": {"ref": 2, "rectangle": {"x": 50, "y": 60, "width": 20, "height": 10},
+                                         "label": "dog"}},
+                  {"AddBoundingBox": {"image_ref": 1, "rectangle": {"x": 0, "y": 0, "width": 1, "height": 1},
+                                      "label": "cat"}}])
+
+    synced = sync(business_client, storage["id"])
+
+    assert synced["meta"]["tasks_updated"] == 1
+    task = Task.objects.get(project_id=project["id"])
+    (prediction,) = Prediction.objects.filter(task=task)
+    values = sorted((r["value"]["x"], r["value"]["rectanglelabels"][0]) for r in prediction.result)
+    assert values == [(0.0, "cat"), (50.0, "dog")]
+    assert task.total_predictions == 1
+
+
+def test_unknown_labels_are_skipped_and_counted_without_failing_sync(business_client, project, aperturedb, images):
+    images.add("a.png", 10, 10, boxes=[((1, 1, 2, 2), "cat", {}), ((1, 1, 2, 2), "zebra", {}),
+                                       ((2, 2, 2, 2), "zebra", {})])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+
+    synced = sync(business_client, storage["id"])
+
+    assert synced["status"] == "completed"
+    assert synced["meta"]["regions_skipped"] == 2 and synced["meta"]["skipped_labels"] == {"zebra": 2}
+    (prediction,) = Prediction.objects.filter(project_id=project["id"])
+    assert [r["value"]["rectanglelabels"] for r in prediction.result] == [["cat"]]
+
+
+def test_pred_constraints_and_predictions_off_choose_what_becomes_predictions(business_client, project, aperturedb,
+                                                                              images):
+    images.add("a.png", 10, 10, boxes=[((1, 1, 2, 2), "cat", {"score": 0.2}), ((1, 1, 2, 2), "dog", {"score": 0.8})])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints,
+                             pred_constraints='{"score": [">=", 0.5]}')
+    sync(business_client, storage["id"])
+    (prediction,) = Prediction.objects.filter(project_id=project["id"])
+    assert [r["value"]["rectanglelabels"] for r in prediction.result] == [["dog"]]
+
+    other = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints,
+                           predictions=False)
+    sync(business_client, other["id"])
+    assert Prediction.objects.filter(project_id=project["id"]).count() == 1
+
+
+def test_vanished_images_lose_only_unannotated_tasks_and_only_when_allowed(business_client, project, aperturedb,
+                                                                           images):
+    keep, annotated, gone = (images.add(name, 10, 10) for name in ("keep.png", "annotated.png", "gone.png"))
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+    sync(business_client, storage["id"])
+    uri = f"aperturedb://{storage['id']}/{{}}".format
+    annotated_task = Task.objects.get(project_id=project["id"], data__img=uri(annotated))
+    response = business_client.post(f"/api/tasks/{annotated_task.id}/annotations/", data={"result": []},
+                                    content_type="application/json")
+    assert response.status_code == 201, response.content
+    images.query([{"DeleteImage": {"constraints": {"_uniqueid": ["in", [annotated, gone]]}}}])
+
+    kept = sync(business_client, storage["id"])
+    assert kept["meta"]["tasks_missing_kept"] == 2 and kept["meta"]["tasks_removed"] == 0
+    assert Task.objects.filter(project_id=project["id"]).count() == 3
+
+    response = business_client.patch(f"/api/storages/aperturedb/{storage['id']}", data={"remove_missing_tasks": True},
+                                     content_type="application/json")
+    assert response.status_code == 200, response.content
+    removed = sync(business_client, storage["id"])
+
+    assert removed["meta"]["tasks_removed"] == 1 and removed["meta"]["tasks_missing_kept"] == 1
+    assert sorted(Task.objects.filter(project_id=project["id"]).values_list("data__img", flat=True)) == sorted(
+        [uri(annotated), uri(keep)])
+
+
+def test_limit_caps_the_number_of_images_in_a_stable_order(business_client, project, aperturedb, images):
+    added = [images.add(f"{i}.png", 10, 10) for i in range(5)]
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints, limit=3)
+
+    sync(business_client, storage["id"])
+
+    keys = sorted(Task.objects.filter(project_id=project["id"]).values_list("data__img", flat=True))
+    assert keys == sorted(f"aperturedb://{storage['id']}/{u}" for u in sorted(added)[:3])
+
+
+def test_sync_of_a_project_without_an_image_tag_fails_with_a_readable_reason(business_client, aperturedb, images):
+    response = business_client.post("/api/projects/", data={"title": "text", "label_config":
+                                    '<View><Text name="t" value="$text"/></View>'}, content_type="application/json")
+    images.add("a.png", 10, 10)
+    storage = create_storage(business_client, aperturedb, response.json()["id"], constraints=images.constraints)
+
+    synced = sync(business_client, storage["id"])
+
+    assert synced["status"] == "failed"
+    assert "no <Image> tag" in synced["traceback"]

@@ -12,6 +12,22 @@ import uuid
 import pytest
 from PIL import Image
 
+# Label Studio's fixtures that the root conftest makes autouse for every test: mocked S3 buckets, GCS,
+# Azure, Redis and ML backends. The test server's tests use none of them, and setting them up costs
+# about half a second a test, most of this suite's run time; here each is a fixture that does nothing.
+LABEL_STUDIO_MOCKS = (
+    "s3_with_images", "s3_with_jsons", "s3_with_hypertext_s3_links", "s3_with_partially_encoded_s3_links",
+    "s3_with_unexisted_links", "s3_export_bucket", "s3_export_bucket_sse", "s3_export_bucket_kms",
+    "gcs_client", "azure_client", "redis_client", "ml_backend", "ml_backend_1",
+)
+
+
+def _does_nothing():
+    yield
+
+
+globals().update({f"_unused_{name}": pytest.fixture(name=name)(_does_nothing) for name in LABEL_STUDIO_MOCKS})
+
 
 class Client:
     """A ``Connector`` with helpers that check and unwrap answers."""
@@ -52,7 +68,7 @@ class Client:
 
 
 @pytest.fixture
-def db(aperturedb):
+def adb(aperturedb):
     """A client of ``aperturedb``: a real ApertureDB when the environment names one, else a test server."""
     client = Client(aperturedb.connector())
     yield client
@@ -60,7 +76,7 @@ def db(aperturedb):
 
 
 @pytest.fixture
-def test_db(aperturedb_test_server):
+def test_server_adb(aperturedb_test_server):
     """A client of a test server, for behaviour only the test server has (faults, its own extras)."""
     client = Client(aperturedb_test_server.connector())
     yield client

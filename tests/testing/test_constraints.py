@@ -15,13 +15,13 @@ ITEMS = [
 
 
 @pytest.fixture
-def items(db, entity_class):
-    db.run([{"AddEntity": {"class": entity_class, "properties": item}} for item in ITEMS])
+def items(adb, entity_class):
+    adb.run([{"AddEntity": {"class": entity_class, "properties": item}} for item in ITEMS])
     return entity_class
 
 
-def _keys(db, cls, constraints):
-    found = db.entities("FindEntity", {"with_class": cls, "constraints": constraints, "results": {"list": ["key"]}})
+def _keys(adb, cls, constraints):
+    found = adb.entities("FindEntity", {"with_class": cls, "constraints": constraints, "results": {"list": ["key"]}})
     return sorted(e["key"] for e in found)
 
 
@@ -43,8 +43,8 @@ def _keys(db, cls, constraints):
     ({"n": ["==", 99]}, []),
     ({"colour": ["!=", None]}, ["a", "b", "c", "d", "f"]),
 ])
-def test_operator_selects_matching_objects(db, items, constraints, keys):
-    assert _keys(db, items, constraints) == keys
+def test_operator_selects_matching_objects(adb, items, constraints, keys):
+    assert _keys(adb, items, constraints) == keys
 
 
 @pytest.mark.parametrize("constraints, keys", [
@@ -53,12 +53,12 @@ def test_operator_selects_matching_objects(db, items, constraints, keys):
     ({"day": ["<", {"_date": "2021-06-15T14:00:00+02:00"}]}, ["a"]),
     ({"day": [">", {"_date": "2020-12-31T00:00:00Z"}, "<", {"_date": "2021-12-31T00:00:00Z"}]}, ["a", "b"]),
 ])
-def test_date_values_compare_as_points_in_time(db, items, constraints, keys):
-    assert _keys(db, items, constraints) == keys
+def test_date_values_compare_as_points_in_time(adb, items, constraints, keys):
+    assert _keys(adb, items, constraints) == keys
 
 
-def test_dates_come_back_as_date_objects(db, items):
-    [found] = db.entities("FindEntity", {"with_class": items, "constraints": {"key": ["==", "b"]},
+def test_dates_come_back_as_date_objects(adb, items):
+    [found] = adb.entities("FindEntity", {"with_class": items, "constraints": {"key": ["==", "b"]},
                                          "results": {"list": ["day"]}})
     assert set(found["day"]) == {"_date"} and found["day"]["_date"].startswith("2021-06-15T12:00:00")
 
@@ -72,16 +72,16 @@ def test_dates_come_back_as_date_objects(db, items):
     ({"any": {"n": [">=", 2, "<", 4], "key": ["==", "f"]}}, ["b", "c", "f"]),
     ({"any": [{"all": {"n": [">", 3], "colour": ["==", "red"]}}, {"key": ["==", "a"]}]}, ["a", "d"]),
 ])
-def test_any_and_all_combine_conditions(db, items, constraints, keys):
-    assert _keys(db, items, constraints) == keys
+def test_any_and_all_combine_conditions(adb, items, constraints, keys):
+    assert _keys(adb, items, constraints) == keys
 
 
-def test_constraints_filter_updates_and_deletes(db, items):
-    assert db.one({"UpdateEntity": {"with_class": items, "constraints": {"n": [">=", 4]},
+def test_constraints_filter_updates_and_deletes(adb, items):
+    assert adb.one({"UpdateEntity": {"with_class": items, "constraints": {"n": [">=", 4]},
                                     "properties": {"big": True}}})["count"] == 2
-    assert _keys(db, items, {"big": ["==", True]}) == ["d", "e"]
-    assert db.one({"DeleteEntity": {"with_class": items, "constraints": {"colour": ["in", ["blue"]]}}})["count"] == 2
-    assert _keys(db, items, {"key": ["!=", ""]}) == ["a", "b", "d", "e"]
+    assert _keys(adb, items, {"big": ["==", True]}) == ["d", "e"]
+    assert adb.one({"DeleteEntity": {"with_class": items, "constraints": {"colour": ["in", ["blue"]]}}})["count"] == 2
+    assert _keys(adb, items, {"key": ["!=", ""]}) == ["a", "b", "d", "e"]
 
 
 @pytest.mark.parametrize("constraints", [
@@ -90,5 +90,5 @@ def test_constraints_filter_updates_and_deletes(db, items):
     {"n": "==1"},
     {"n": ["in", 1]},
 ])
-def test_malformed_constraints_fail_the_query(db, items, constraints):
-    db.fail([{"FindEntity": {"with_class": items, "constraints": constraints, "results": {"count": True}}}])
+def test_malformed_constraints_fail_the_query(adb, items, constraints):
+    adb.fail([{"FindEntity": {"with_class": items, "constraints": constraints, "results": {"count": True}}}])

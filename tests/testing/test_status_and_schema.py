@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 
 
-def test_get_status_reports_an_aperturedb(db):
-    answer = db.one({"GetStatus": {}})
+def test_get_status_reports_an_aperturedb(adb):
+    answer = adb.one({"GetStatus": {}})
     assert answer["status"] == 0 and answer["info"] == "OK" and answer["system"] == "ApertureDB"
     assert isinstance(answer["version"], str)
 
 
-def test_schema_lists_a_class_with_its_property_counts_and_types(db, entity_class):
-    db.run([
+def test_schema_lists_a_class_with_its_property_counts_and_types(adb, entity_class):
+    adb.run([
         {"AddEntity": {"class": entity_class, "properties": {"name": "a", "age": 3, "ok": True}}},
         {"AddEntity": {"class": entity_class, "properties": {"name": "b", "when": {"_date": "2020-01-02T03:04:05Z"}}}},
     ])
-    schema = db.one({"GetSchema": {"type": "entities"}})
+    schema = adb.one({"GetSchema": {"type": "entities"}})
     assert "connections" not in schema
     info = schema["entities"]["classes"][entity_class]
     assert info["matched"] == 2
@@ -27,20 +27,20 @@ def test_schema_lists_a_class_with_its_property_counts_and_types(db, entity_clas
     assert props["when"][:2] == [1, False]
 
 
-def test_schema_of_a_class_without_properties_has_null_properties(db, entity_class):
-    db.one({"AddEntity": {"class": entity_class}})
-    info = db.one({"GetSchema": {}})["entities"]["classes"][entity_class]
+def test_schema_of_a_class_without_properties_has_null_properties(adb, entity_class):
+    adb.one({"AddEntity": {"class": entity_class}})
+    info = adb.one({"GetSchema": {}})["entities"]["classes"][entity_class]
     assert info == {"matched": 1, "properties": None}
 
 
-def test_schema_lists_connection_classes_with_their_ends(db, entity_class, run):
+def test_schema_lists_connection_classes_with_their_ends(adb, entity_class, run):
     connection_class = f"knows_{run}"
-    db.run([
+    adb.run([
         {"AddEntity": {"_ref": 1, "class": entity_class}},
         {"AddEntity": {"_ref": 2, "class": entity_class}},
         {"AddConnection": {"class": connection_class, "src": 1, "dst": 2, "properties": {"since": 2001}}},
     ])
-    schema = db.one({"GetSchema": {"type": "connections"}})
+    schema = adb.one({"GetSchema": {"type": "connections"}})
     assert "entities" not in schema
     info = schema["connections"]["classes"][connection_class]
     assert info["matched"] == 1 and info["src"] == entity_class and info["dst"] == entity_class
@@ -55,28 +55,28 @@ def test_schema_of_an_empty_database_is_null():
     assert schema == [{"GetSchema": {"status": 0, "entities": None, "connections": None}}]
 
 
-def test_create_index_marks_the_property_indexed_and_remove_index_unmarks_it(db, entity_class):
-    db.one({"AddEntity": {"class": entity_class, "properties": {"name": "a"}}})
-    db.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "name"}})
-    assert db.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]["name"][:2] == [1, True]
-    db.one({"RemoveIndex": {"index_type": "entity", "class": entity_class, "property_key": "name"}})
-    assert db.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]["name"][:2] == [1, False]
+def test_create_index_marks_the_property_indexed_and_remove_index_unmarks_it(adb, entity_class):
+    adb.one({"AddEntity": {"class": entity_class, "properties": {"name": "a"}}})
+    adb.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "name"}})
+    assert adb.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]["name"][:2] == [1, True]
+    adb.one({"RemoveIndex": {"index_type": "entity", "class": entity_class, "property_key": "name"}})
+    assert adb.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]["name"][:2] == [1, False]
 
 
-def test_creating_an_existing_index_answers_status_2(test_db, entity_class):
+def test_creating_an_existing_index_answers_status_2(test_server_adb, entity_class):
     index = {"index_type": "entity", "class": entity_class, "property_key": "name", "property_type": "string"}
-    assert test_db.one({"CreateIndex": index}) == {"status": 0}
-    answer, _ = test_db.query([{"CreateIndex": index}])
+    assert test_server_adb.one({"CreateIndex": index}) == {"status": 0}
+    answer, _ = test_server_adb.query([{"CreateIndex": index}])
     assert answer[0]["CreateIndex"]["status"] == 2
 
 
-def test_removing_a_missing_index_answers_status_1(test_db, entity_class):
-    answer, _ = test_db.query([{"RemoveIndex": {"index_type": "entity", "class": entity_class, "property_key": "x"}}])
+def test_removing_a_missing_index_answers_status_1(test_server_adb, entity_class):
+    answer, _ = test_server_adb.query([{"RemoveIndex": {"index_type": "entity", "class": entity_class, "property_key": "x"}}])
     assert answer[0]["RemoveIndex"]["status"] == 1
 
 
-def test_indexed_finds_match_unindexed_finds(db, entity_class):
-    db.run([{"AddEntity": {"class": entity_class, "properties": {"n": n % 7, "tag": f"t{n % 3}"}}}
+def test_indexed_finds_match_unindexed_finds(adb, entity_class):
+    adb.run([{"AddEntity": {"class": entity_class, "properties": {"n": n % 7, "tag": f"t{n % 3}"}}}
             for n in range(40)] + [{"AddEntity": {"class": entity_class, "properties": {"tag": "none"}}}])
     finds = [
         {"constraints": {"n": ["==", 3]}},
@@ -90,13 +90,13 @@ def test_indexed_finds_match_unindexed_finds(db, entity_class):
 
     def run_all():
         return [
-            db.entities("FindEntity", {"with_class": entity_class, "results": {"list": ["n", "tag", "_uniqueid"]},
+            adb.entities("FindEntity", {"with_class": entity_class, "results": {"list": ["n", "tag", "_uniqueid"]},
                                        **find})
             for find in finds
         ]
 
     unindexed = run_all()
-    db.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "n"}})
+    adb.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "n"}})
     indexed = run_all()
     for find, before, after in zip(finds, unindexed, indexed):
         if "sort" in find:
@@ -110,6 +110,6 @@ def test_indexed_finds_match_unindexed_finds(db, entity_class):
 
 
 @pytest.mark.parametrize("bad", [{"index_type": "image"}, {"class": ""}])
-def test_create_index_refuses_bad_parameters(db, entity_class, bad):
+def test_create_index_refuses_bad_parameters(adb, entity_class, bad):
     params = {"index_type": "entity", "class": entity_class, "property_key": "name", **bad}
-    db.fail([{"CreateIndex": params}])
+    adb.fail([{"CreateIndex": params}])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 
-def _count(db, cls):
-    return db.one({"FindEntity": {"with_class": cls, "results": {"count": True}}})["count"]
+def _count(adb, cls):
+    return adb.one({"FindEntity": {"with_class": cls, "results": {"count": True}}})["count"]
 
 
-def test_failed_command_rolls_back_whole_transaction(db, entity_class, run, make_image):
-    answer, blobs = db.query([
+def test_failed_command_rolls_back_whole_transaction(adb, entity_class, run, make_image):
+    answer, blobs = adb.query([
         {"AddEntity": {"_ref": 1, "class": entity_class, "properties": {"n": 1}}},
         {"AddImage": {"_ref": 2, "properties": {"run": run}}},
         {"AddBoundingBox": {"image_ref": 2, "rectangle": {"x": 0, "y": 0, "width": 1, "height": 1},
@@ -21,86 +21,86 @@ def test_failed_command_rolls_back_whole_transaction(db, entity_class, run, make
     ], [make_image(4, 4)])
     assert isinstance(answer, dict) and answer["status"] == -1 and answer["info"], answer
     assert blobs == []
-    assert _count(db, entity_class) == 0
-    assert db.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 0
-    assert db.one({"FindBoundingBox": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 0
-    schema = db.one({"GetSchema": {}})
+    assert _count(adb, entity_class) == 0
+    assert adb.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 0
+    assert adb.one({"FindBoundingBox": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 0
+    schema = adb.one({"GetSchema": {}})
     assert entity_class not in ((schema.get("entities") or {}).get("classes") or {})
     assert f"link_{run}" not in ((schema.get("connections") or {}).get("classes") or {})
 
 
-def test_failed_transaction_undoes_updates_and_deletes(db, entity_class, run):
-    db.run([
+def test_failed_transaction_undoes_updates_and_deletes(adb, entity_class, run):
+    adb.run([
         {"AddEntity": {"_ref": 1, "class": entity_class, "properties": {"name": "kept", "v": 1}}},
         {"AddEntity": {"_ref": 2, "class": entity_class, "properties": {"name": "other", "v": 2}}},
         {"AddConnection": {"class": f"link_{run}", "src": 1, "dst": 2, "properties": {"w": 1}}},
     ])
-    db.fail([
+    adb.fail([
         {"UpdateEntity": {"with_class": entity_class, "properties": {"v": 100, "new": True}, "remove_props": ["name"]}},
         {"UpdateConnection": {"with_class": f"link_{run}", "properties": {"w": 5}}},
         {"DeleteEntity": {"with_class": entity_class, "constraints": {"v": ["==", 2]}}},
         {"FindEntity": {"with_class": entity_class, "constraints": {"v": [">", 1, "bad"]}}},
     ])
-    found = db.entities("FindEntity", {"with_class": entity_class, "sort": "v",
+    found = adb.entities("FindEntity", {"with_class": entity_class, "sort": "v",
                                        "results": {"list": ["name", "v", "new"]}})
     assert found == [{"name": "kept", "v": 1, "new": None}, {"name": "other", "v": 2, "new": None}]
-    links = db.one({"FindConnection": {"with_class": f"link_{run}", "results": {"list": ["w"]}}})
+    links = adb.one({"FindConnection": {"with_class": f"link_{run}", "results": {"list": ["w"]}}})
     assert links["connections"] == [{"w": 1}]
 
 
-def test_failed_transaction_undoes_index_changes(test_db, entity_class):
-    test_db.one({"AddEntity": {"class": entity_class, "properties": {"a": 1, "b": 2}}})
-    test_db.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "a"}})
-    test_db.fail([
+def test_failed_transaction_undoes_index_changes(test_server_adb, entity_class):
+    test_server_adb.one({"AddEntity": {"class": entity_class, "properties": {"a": 1, "b": 2}}})
+    test_server_adb.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "a"}})
+    test_server_adb.fail([
         {"RemoveIndex": {"index_type": "entity", "class": entity_class, "property_key": "a"}},
         {"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "b"}},
         {"NoSuchCommand": {}},
     ])
-    props = test_db.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]
+    props = test_server_adb.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]
     assert props["a"][1] is True and props["b"][1] is False
-    found = test_db.entities("FindEntity", {"with_class": entity_class, "constraints": {"a": ["==", 1]},
+    found = test_server_adb.entities("FindEntity", {"with_class": entity_class, "constraints": {"a": ["==", 1]},
                                             "results": {"list": ["b"]}})
     assert found == [{"b": 2}]
 
 
-def test_failed_transaction_answers_no_blobs(db, run, make_image):
-    db.one({"AddImage": {"properties": {"run": run}}}, [make_image(4, 4)])
-    db.fail([
+def test_failed_transaction_answers_no_blobs(adb, run, make_image):
+    adb.one({"AddImage": {"properties": {"run": run}}}, [make_image(4, 4)])
+    adb.fail([
         {"FindImage": {"constraints": {"run": ["==", run]}, "blobs": True}},
         {"FindEntity": {"_ref": 1}},
         {"FindEntity": {"is_connected_to": {"ref": 5}}},
     ])
 
 
-def test_error_names_the_failed_command(test_db, entity_class):
+def test_error_names_the_failed_command(test_server_adb, entity_class):
     failing = {"FindEntity": {"with_class": entity_class, "constraints": {"n": ["~", 1]}}}
-    error = test_db.fail([{"GetStatus": {}}, failing])
+    error = test_server_adb.fail([{"GetStatus": {}}, failing])
     assert error["FailedCommand"] == failing and "JSON Command 1" in error["info"]
 
 
-def test_not_unique_rolls_back_and_answers_status_3(db, entity_class):
-    db.run([{"AddEntity": {"class": entity_class, "properties": {"n": 1}}} for _ in range(2)])
-    answer, _ = db.query([
+def test_not_unique_rolls_back_and_answers_status_3(adb, entity_class):
+    adb.run([{"AddEntity": {"class": entity_class, "properties": {"n": 1}}} for _ in range(2)])
+    answer, _ = adb.query([
         {"AddEntity": {"class": entity_class, "properties": {"n": 2}}},
         {"FindEntity": {"with_class": entity_class, "constraints": {"n": ["==", 1]}, "unique": True,
                         "results": {"count": True}}},
     ])
     assert isinstance(answer, dict) and answer["status"] == 3
-    assert _count(db, entity_class) == 2
+    assert _count(adb, entity_class) == 2
 
 
-def test_if_not_found_status_2_does_not_fail_the_transaction(db, entity_class):
-    db.one({"AddEntity": {"class": entity_class, "properties": {"k": "x"}}})
-    answer, _ = db.query([
+def test_if_not_found_status_2_does_not_fail_the_transaction(adb, entity_class):
+    adb.one({"AddEntity": {"class": entity_class, "properties": {"k": "x"}}})
+    answer, _ = adb.query([
         {"AddEntity": {"class": entity_class, "properties": {"k": "x"}, "if_not_found": {"k": ["==", "x"]}}},
         {"AddEntity": {"class": entity_class, "properties": {"k": "y"}}},
     ])
     assert answer == [{"AddEntity": {"status": 2, "info": "Object Exists!"}}, {"AddEntity": {"status": 0}}]
-    assert _count(db, entity_class) == 2
+    assert _count(adb, entity_class) == 2
 
 
-def test_later_commands_see_earlier_changes_of_the_same_transaction(db, entity_class):
-    answers, _ = db.run([
+def test_later_commands_see_earlier_changes_of_the_same_transaction(adb, entity_class):
+    answers, _ = adb.run([
         {"AddEntity": {"class": entity_class, "properties": {"n": 1}}},
         {"UpdateEntity": {"with_class": entity_class, "properties": {"n": 2}}},
         {"FindEntity": {"with_class": entity_class, "results": {"list": ["n"]}}},
@@ -121,8 +121,8 @@ def test_later_commands_see_earlier_changes_of_the_same_transaction(db, entity_c
     ([{"AddEntity": {"_ref": 1, "class": "X"}}, {"AddEntity": {"class": "X", "connect": {"ref": 1, "weight": 1}}}],
      "weight"),
 ])
-def test_unsupported_command_or_parameter_is_refused_by_name(db, query, named):
-    error = db.fail(query)
+def test_unsupported_command_or_parameter_is_refused_by_name(adb, query, named):
+    error = adb.fail(query)
     assert named in error["info"]
 
 
@@ -133,14 +133,14 @@ def test_unsupported_command_or_parameter_is_refused_by_name(db, query, named):
     [{"FindEntity": {"_ref": 100001}}],
     [{"FindEntity": {"_ref": "1"}}],
 ])
-def test_bad_refs_fail_the_transaction(db, query):
-    db.fail(query)
+def test_bad_refs_fail_the_transaction(adb, query):
+    adb.fail(query)
 
 
-def test_blob_count_must_match_the_commands(db, run, make_image):
-    db.fail([{"AddImage": {"properties": {"run": run}}}], [make_image(4, 4), make_image(4, 4)])
-    db.fail([{"AddBlob": {"properties": {"run": run}}}, {"AddBlob": {"properties": {"run": run}}}], [b"one"])
-    assert db.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 0
+def test_blob_count_must_match_the_commands(adb, run, make_image):
+    adb.fail([{"AddImage": {"properties": {"run": run}}}], [make_image(4, 4), make_image(4, 4)])
+    adb.fail([{"AddBlob": {"properties": {"run": run}}}, {"AddBlob": {"properties": {"run": run}}}], [b"one"])
+    assert adb.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 0
 
 
 @pytest.mark.parametrize("query", [
@@ -151,8 +151,8 @@ def test_blob_count_must_match_the_commands(db, run, make_image):
     [["GetStatus"]],
     {"GetStatus": {}},
 ])
-def test_malformed_queries_are_refused(db, query):
-    db.fail(query)
+def test_malformed_queries_are_refused(adb, query):
+    adb.fail(query)
 
 
 @pytest.mark.parametrize("command", [
@@ -165,10 +165,10 @@ def test_malformed_queries_are_refused(db, query):
     {"DeleteEntity": {}},
     {"DeleteConnection": {}},
 ])
-def test_update_and_delete_need_something_to_choose_their_objects(db, run, make_image, command):
-    db.one({"AddImage": {"properties": {"run": run}}}, [make_image(4, 4)])
-    db.fail([command])
-    assert db.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 1
+def test_update_and_delete_need_something_to_choose_their_objects(adb, run, make_image, command):
+    adb.one({"AddImage": {"properties": {"run": run}}}, [make_image(4, 4)])
+    adb.fail([command])
+    assert adb.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 1
 
 
 # Inputs that once broke the test server's connection instead of answering an error.
@@ -184,28 +184,28 @@ def test_update_and_delete_need_something_to_choose_their_objects(db, run, make_
      {"AddBoundingBox": {"image_ref": 1, "rectangle": {"x": 0, "y": 0, "width": 1, "height": 1}}},
      {"FindBoundingBox": {"image_ref": 1, "constraints": {"_coordinates": [">", "a"]}}}],
 ])
-def test_malformed_parameters_are_answered_as_errors_on_a_live_connection(db, make_image, query):
+def test_malformed_parameters_are_answered_as_errors_on_a_live_connection(adb, make_image, query):
     blobs = [make_image(4, 4)] if "AddImage" in query[0] else []
-    db.fail(query, blobs)
-    assert db.one({"GetStatus": {}})["status"] == 0
+    adb.fail(query, blobs)
+    assert adb.one({"GetStatus": {}})["status"] == 0
 
 
-def test_range_mixing_types_on_an_indexed_property_matches_nothing(db, entity_class):
-    db.run([{"AddEntity": {"class": entity_class, "properties": {"n": n}}} for n in range(3)])
-    db.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "n"}})
-    answer = db.one({"FindEntity": {"with_class": entity_class, "constraints": {"n": [">", 0, "<", "z"]},
+def test_range_mixing_types_on_an_indexed_property_matches_nothing(adb, entity_class):
+    adb.run([{"AddEntity": {"class": entity_class, "properties": {"n": n}}} for n in range(3)])
+    adb.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "n"}})
+    answer = adb.one({"FindEntity": {"with_class": entity_class, "constraints": {"n": [">", 0, "<", "z"]},
                                     "results": {"count": True}}})
     assert answer["count"] == 0
 
 
-def test_internal_error_is_answered_as_an_error_on_a_live_connection(test_db, monkeypatch):
+def test_internal_error_is_answered_as_an_error_on_a_live_connection(test_server_adb, monkeypatch):
     from ls_storage.testing import commands
 
     def broken(tx, params, where):
         raise RuntimeError("boom")
 
     monkeypatch.setitem(commands.COMMANDS, "GetStatus", commands.Command(broken, frozenset()))
-    error = test_db.fail([{"GetStatus": {}}])
+    error = test_server_adb.fail([{"GetStatus": {}}])
     assert "boom" in error["info"]
     monkeypatch.undo()
-    assert test_db.one({"GetStatus": {}})["status"] == 0
+    assert test_server_adb.one({"GetStatus": {}})["status"] == 0
