@@ -6,6 +6,7 @@ import io
 import logging
 from typing import Iterator
 
+from core.current_request import get_current_request
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from io_storages.base_models import (
@@ -158,9 +159,22 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
 
     def _linked_uniqueid(self, uri) -> str | None:
         parsed = parse_image_uri(uri) if isinstance(uri, str) else None
-        if parsed is None or parsed[0] != self.id or not self.links.filter(key=parsed[1]).exists():
+        if parsed is None or parsed[0] != self.id or not self._requester_is_member():
+            return None
+        if not self.links.filter(key=parsed[1]).exists():
             return None
         return parsed[1]
+
+    def _requester_is_member(self) -> bool:
+        """Open-source Label Studio lets any signed-in user resolve any task's files; images of this storage
+        go only to active members of the project's organization. Work outside a request (syncs, exports)
+        passes."""
+        request = get_current_request()
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return request is None
+        organization = self.project.organization
+        return organization.has_user(user) and not organization.has_deleted(user)
 
     def generate_http_url(self, url):
         # Never a public URL: Label Studio rewrites the URI to its own resolver endpoint.

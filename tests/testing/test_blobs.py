@@ -10,7 +10,7 @@ def test_blobs_come_back_byte_exact(adb, run):
     answer, _ = adb.query([{"AddBlob": {"properties": {"run": run, "n": n}}} for n in range(3)], payloads)
     assert answer == [{"AddBlob": {"status": 0}}] * 3
     [found], blobs = adb.run([{"FindBlob": {"constraints": {"run": ["==", run]}, "blobs": True, "sort": "n",
-                                           "results": {"list": ["n"]}}}])
+                                            "results": {"list": ["n"]}}}])
     assert found["returned"] == 3 and [e["_blob_index"] for e in found["entities"]] == [0, 1, 2]
     assert blobs == payloads
 

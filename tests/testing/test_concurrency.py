@@ -17,7 +17,7 @@ def _add_and_find(connector, cls: str, worker: int, writes: int) -> list[int]:
         answer, _ = connector.query([{"AddEntity": {"class": cls, "properties": {"worker": worker, "n": n}}}])
         assert answer == [{"AddEntity": {"status": 0}}], answer
         found, _ = connector.query([{"FindEntity": {"with_class": cls, "constraints": {"worker": ["==", worker],
-                                                                                         "n": ["==", n]},
+                                                                                       "n": ["==", n]},
                                                     "results": {"count": True}}}])
         assert found[0]["FindEntity"]["count"] == 1, found
     answer, _ = connector.query([{"FindEntity": {"with_class": cls, "constraints": {"worker": ["==", worker]},
@@ -113,5 +113,5 @@ def test_processes_with_their_own_connectors_share_one_server(aperturedb, entity
     assert all(pid != os.getpid() for pid, _ in results)
     assert [numbers for _, numbers in results] == [list(range(10))] * processes
     answer, _ = aperturedb.connector().query([{"FindEntity": {"with_class": entity_class,
-                                                               "results": {"count": True}}}])
+                                                              "results": {"count": True}}}])
     assert answer[0]["FindEntity"]["count"] == processes * 10

@@ -103,15 +103,23 @@ def test_find_connection_by_src_and_dst(adb, graph):
 
 def test_find_connection_constraints_sort_limit_and_offset(adb, graph):
     found = adb.one({"FindConnection": {"with_class": graph["knows"], "constraints": {"since": [">=", 2000]},
-                                       "sort": {"key": "since", "order": "descending"}, "limit": 1, "offset": 1,
-                                       "results": {"list": ["since"]}}})
+                                        "sort": {"key": "since", "order": "descending"}, "limit": 1, "offset": 1,
+                                        "results": {"list": ["since"]}}})
     assert found["connections"] == [{"since": 2001}]
 
 
-def test_find_connection_sorts_like_find_entity(adb, graph):
+def test_find_connection_sorts_like_find_entity(test_server_adb, entity_class, run):
+    link = f"rated_{run}"
+    test_server_adb.run([
+        {"AddEntity": {"_ref": 1, "class": entity_class}},
+        {"AddEntity": {"_ref": 2, "class": entity_class}},
+        {"AddConnection": {"class": link, "src": 1, "dst": 2, "properties": {"close": True}}},
+        {"AddConnection": {"class": link, "src": 1, "dst": 2}},
+        {"AddConnection": {"class": link, "src": 1, "dst": 2, "properties": {"close": False}}},
+    ])
     for order, expected in (("ascending", [False, True, None]), ("descending", [True, False, None])):
-        found = adb.one({"FindConnection": {"with_class": graph["knows"], "sort": {"key": "close", "order": order},
-                                           "results": {"list": ["close"]}}})
+        found = test_server_adb.one({"FindConnection": {"with_class": link, "results": {"list": ["close"]},
+                                                        "sort": {"key": "close", "order": order}}})
         assert [c["close"] for c in found["connections"]] == expected
 
 
@@ -119,16 +127,16 @@ def test_find_connection_uniqueids_and_unique(adb, graph):
     found = adb.one({"FindConnection": {"with_class": graph["likes"], "uniqueids": True, "unique": True}})
     assert len(found["connections"]) == 1 and found["connections"][0]["_uniqueid"]
     answer, _ = adb.query([{"FindConnection": {"with_class": graph["knows"], "unique": True,
-                                              "results": {"count": True}}}])
+                                               "results": {"count": True}}}])
     assert isinstance(answer, dict) and answer["status"] == 3
 
 
 def test_update_connection_sets_and_removes_properties(adb, graph):
     answer = adb.one({"UpdateConnection": {"with_class": graph["knows"], "constraints": {"since": ["<", 2005]},
-                                          "properties": {"checked": True}, "remove_props": ["close"]}})
+                                           "properties": {"checked": True}, "remove_props": ["close"]}})
     assert answer == {"status": 0, "count": 2}
     found = adb.one({"FindConnection": {"with_class": graph["knows"], "sort": "since",
-                                       "results": {"list": ["since", "close", "checked"]}}})
+                                        "results": {"list": ["since", "close", "checked"]}}})
     assert found["connections"] == [
         {"since": 1999, "close": None, "checked": True},
         {"since": 2001, "close": None, "checked": True},
@@ -144,7 +152,7 @@ def test_update_connection_by_ref(adb, graph):
     ])
     assert answers[2]["count"] == 1
     found = adb.one({"FindConnection": {"with_class": graph["knows"], "constraints": {"since": [">", 2010]},
-                                       "results": {"count": True}}})
+                                        "results": {"count": True}}})
     assert found["count"] == 1
 
 
@@ -188,6 +196,20 @@ def test_connect_links_a_new_object_in_either_direction(adb, entity_class, run):
     assert answers[3]["connections"] == [{"p": 1}]
 
 
+def test_connect_comes_from_the_referenced_object_by_default(test_server_adb, entity_class, run):
+    link = f"default_{run}"
+    test_server_adb.run([
+        {"AddEntity": {"_ref": 1, "class": entity_class, "properties": {"name": "parent"}}},
+        {"AddEntity": {"class": entity_class, "properties": {"name": "child"}, "connect": {"ref": 1, "class": link}}},
+    ])
+    answers, _ = test_server_adb.run([
+        {"FindEntity": {"_ref": 1, "with_class": entity_class, "constraints": {"name": ["==", "parent"]}}},
+        {"FindEntity": {"with_class": entity_class, "results": {"list": ["name"]},
+                        "is_connected_to": {"ref": 1, "direction": "out", "connection_class": link}}},
+    ])
+    assert answers[1]["entities"] == [{"name": "child"}]
+
+
 def test_add_connection_connects_every_pair_of_src_and_dst(adb, entity_class, run):
     link = f"pairs_{run}"
     adb.run([{"AddEntity": {"class": entity_class, "properties": {"side": side, "n": n}}}
@@ -207,7 +229,7 @@ def test_add_connection_if_not_found_adds_once(adb, graph):
     assert adb.query(query)[0][2] == {"AddConnection": {"status": 0}}
     assert adb.query(query)[0][2] == {"AddConnection": {"status": 2, "info": "Object Exists!"}}
     found = adb.one({"FindConnection": {"with_class": graph["knows"], "constraints": {"since": ["==", 2020]},
-                                       "results": {"count": True}}})
+                                        "results": {"count": True}}})
     assert found["count"] == 1
 
 

@@ -59,7 +59,7 @@ def test_date_values_compare_as_points_in_time(adb, items, constraints, keys):
 
 def test_dates_come_back_as_date_objects(adb, items):
     [found] = adb.entities("FindEntity", {"with_class": items, "constraints": {"key": ["==", "b"]},
-                                         "results": {"list": ["day"]}})
+                                          "results": {"list": ["day"]}})
     assert set(found["day"]) == {"_date"} and found["day"]["_date"].startswith("2021-06-15T12:00:00")
 
 
@@ -78,7 +78,7 @@ def test_any_and_all_combine_conditions(adb, items, constraints, keys):
 
 def test_constraints_filter_updates_and_deletes(adb, items):
     assert adb.one({"UpdateEntity": {"with_class": items, "constraints": {"n": [">=", 4]},
-                                    "properties": {"big": True}}})["count"] == 2
+                                     "properties": {"big": True}}})["count"] == 2
     assert _keys(adb, items, {"big": ["==", True]}) == ["d", "e"]
     assert adb.one({"DeleteEntity": {"with_class": items, "constraints": {"colour": ["in", ["blue"]]}}})["count"] == 2
     assert _keys(adb, items, {"key": ["!=", ""]}) == ["a", "b", "d", "e"]

@@ -29,7 +29,7 @@ def _add_boxes(adb, image, run, boxes=BOXES):
 def _boxes(adb, run, **params):
     constraints = {"run": ["==", run], **params.pop("constraints", {})}
     return adb.entities("FindBoundingBox", {"constraints": constraints, "coordinates": True, "labels": True,
-                                           "results": {"list": ["n"]}, "sort": "n", **params})
+                                            "results": {"list": ["n"]}, "sort": "n", **params})
 
 
 def test_boxes_come_back_with_coordinates_and_labels(adb, image, run):
@@ -58,8 +58,21 @@ def test_find_boxes_of_an_image_by_image_ref(adb, image, run, make_image):
 def test_labels_and_coordinates_are_listable_system_properties(adb, image, run):
     _add_boxes(adb, image, run)
     found = adb.entities("FindBoundingBox", {"constraints": {"run": ["==", run], "n": ["==", 1]},
-                                            "results": {"list": ["_label", "_coordinates", "missing"]}})
+                                             "results": {"list": ["_label", "_coordinates", "missing"]}})
     assert found == [{"_label": "dog", "_coordinates": BOXES[1][0], "missing": None}]
+
+
+def test_areas_adds_the_area_of_boxes_and_polygons(adb, image, run):
+    adb.run([
+        image,
+        {"AddBoundingBox": {"image_ref": 1, "rectangle": {"x": 1, "y": 1, "width": 4, "height": 2.5},
+                            "properties": {"run": run}}},
+        {"AddPolygon": {"image_ref": 1, "polygons": [[[0, 0], [10, 0], [10, 10], [0, 10]]],
+                        "properties": {"run": run}}},
+    ])
+    boxes = adb.entities("FindBoundingBox", {"constraints": {"run": ["==", run]}, "areas": True})
+    polygons = adb.entities("FindPolygon", {"constraints": {"run": ["==", run]}, "areas": True})
+    assert boxes == [{"_area": 10}] and polygons == [{"_area": 100}]
 
 
 def test_with_label_filters_by_label(adb, image, run):
@@ -81,7 +94,7 @@ def test_in_rectangle_with_image_ref_keeps_only_that_images_boxes(adb, image, ru
             {"AddBoundingBox": {"image_ref": 2, "rectangle": {"x": 1, "y": 1, "width": 2, "height": 2},
                                 "properties": {"run": run}}}], [make_image(10, 10)])
     answers, _ = adb.run([image, {"FindBoundingBox": {"image_ref": 1, "results": {"count": True},
-                                                     "in_rectangle": {"x": 0, "y": 0, "width": 10, "height": 10}}}])
+                                                      "in_rectangle": {"x": 0, "y": 0, "width": 10, "height": 10}}}])
     assert answers[1]["count"] == 0
 
 
@@ -103,7 +116,7 @@ def test_in_rectangle_with_is_connected_to_keeps_only_connected_boxes(adb, image
 def test_box_blob_is_the_crop_of_its_image(adb, image, run, decode):
     _add_boxes(adb, image, run)
     found, blobs = adb.run([{"FindBoundingBox": {"constraints": {"run": ["==", run]}, "blobs": True, "sort": "n",
-                                                "results": {"list": ["n"]}}}])
+                                                 "results": {"list": ["n"]}}}])
     assert [e["_blob_index"] for e in found[0]["entities"]] == [0, 1, 2]
     assert [decode(blob).size for blob in blobs] == [(20, 10), (30, 30), (10, 5)]
 
@@ -111,11 +124,11 @@ def test_box_blob_is_the_crop_of_its_image(adb, image, run, decode):
 def test_update_bounding_box_changes_rectangle_label_and_properties(adb, image, run):
     _add_boxes(adb, image, run)
     answer = adb.one({"UpdateBoundingBox": {"constraints": {"run": ["==", run], "n": ["==", 0]},
-                                           "rectangle": {"x": 1, "y": 2, "width": 3, "height": 4},
-                                           "label": "fox", "properties": {"checked": True}}})
+                                            "rectangle": {"x": 1, "y": 2, "width": 3, "height": 4},
+                                            "label": "fox", "properties": {"checked": True}}})
     assert answer == {"status": 0, "count": 1}
     found = adb.entities("FindBoundingBox", {"constraints": {"run": ["==", run], "n": ["==", 0]}, "coordinates": True,
-                                            "labels": True, "results": {"list": ["checked"]}})
+                                             "labels": True, "results": {"list": ["checked"]}})
     assert found == [{"checked": True, "_coordinates": {"x": 1, "y": 2, "width": 3, "height": 4}, "_label": "fox"}]
 
 
@@ -152,7 +165,7 @@ def test_boxes_group_by_their_image(adb, run, make_image):
 
 def test_image_ref_with_several_images_is_refused_for_add(adb, run, make_image):
     adb.run([{"AddImage": {"properties": {"run": run}}}, {"AddImage": {"properties": {"run": run}}}],
-           [make_image(4, 4)] * 2)
+            [make_image(4, 4)] * 2)
     adb.fail([
         {"FindImage": {"_ref": 1, "constraints": {"run": ["==", run]}}},
         {"AddBoundingBox": {"image_ref": 1, "rectangle": {"x": 0, "y": 0, "width": 1, "height": 1}}},
@@ -180,7 +193,7 @@ def _add_polygons(adb, image, run):
 def test_polygons_come_back_as_vertices_and_bounds(adb, image, run):
     _add_polygons(adb, image, run)
     found = adb.entities("FindPolygon", {"constraints": {"run": ["==", run]}, "vertices": True, "bounds": True,
-                                        "labels": True, "sort": "n", "results": {"list": ["n"]}})
+                                         "labels": True, "sort": "n", "results": {"list": ["n"]}})
     assert found == [
         {"n": 0, "_vertices": [TRIANGLE], "_bounds": {"x": 10, "y": 10, "width": 30, "height": 20}, "_label": "roof"},
         {"n": 1, "_vertices": SQUARES, "_bounds": {"x": 50, "y": 20, "width": 30, "height": 40}, "_label": "window"},
@@ -196,7 +209,7 @@ def test_find_polygons_of_an_image_with_label(adb, image, run):
 def test_polygon_in_rectangle_uses_its_bounds(adb, image, run):
     _add_polygons(adb, image, run)
     found = adb.entities("FindPolygon", {"constraints": {"run": ["==", run]}, "results": {"list": ["n"]},
-                                        "in_rectangle": {"x": 0, "y": 0, "width": 45, "height": 45}})
+                                         "in_rectangle": {"x": 0, "y": 0, "width": 45, "height": 45}})
     assert found == [{"n": 0}]
 
 
@@ -210,9 +223,9 @@ def test_update_polygon_replaces_vertices_and_label(adb, image, run):
     _add_polygons(adb, image, run)
     new = [[[0, 0], [5, 0], [5, 5]]]
     assert adb.one({"UpdatePolygon": {"constraints": {"run": ["==", run], "n": ["==", 0]}, "polygons": new,
-                                     "label": "tri"}})["count"] == 1
+                                      "label": "tri"}})["count"] == 1
     found = adb.entities("FindPolygon", {"constraints": {"run": ["==", run], "n": ["==", 0]}, "vertices": True,
-                                        "labels": True})
+                                         "labels": True})
     assert found == [{"_vertices": new, "_label": "tri"}]
 
 
@@ -228,8 +241,8 @@ def test_malformed_polygons_are_refused(adb, image, polygons):
     adb.fail([image, {"AddPolygon": {"image_ref": 1, "polygons": polygons}}])
 
 
-@pytest.mark.parametrize("rectangle", [{"x": 0, "y": 0, "width": 1}, {"x": 0, "y": 0, "w": 1, "h": 1},
-                                       {"x": 0, "y": 0, "width": -1, "height": 1}, None])
+@pytest.mark.parametrize("rectangle", [{"x": 0, "y": 0, "width": 1}, {"x": 0, "y": 0, "width": -1, "height": 1},
+                                       None])
 def test_malformed_rectangles_are_refused(adb, image, rectangle):
     adb.fail([image, {"AddBoundingBox": {"image_ref": 1, "rectangle": rectangle}}])
 

@@ -71,7 +71,8 @@ def test_creating_an_existing_index_answers_status_2(test_server_adb, entity_cla
 
 
 def test_removing_a_missing_index_answers_status_1(test_server_adb, entity_class):
-    answer, _ = test_server_adb.query([{"RemoveIndex": {"index_type": "entity", "class": entity_class, "property_key": "x"}}])
+    index = {"index_type": "entity", "class": entity_class, "property_key": "x"}
+    answer, _ = test_server_adb.query([{"RemoveIndex": index}])
     assert answer[0]["RemoveIndex"]["status"] == 1
 
 
@@ -91,7 +92,7 @@ def test_indexed_finds_match_unindexed_finds(adb, entity_class):
     def run_all():
         return [
             adb.entities("FindEntity", {"with_class": entity_class, "results": {"list": ["n", "tag", "_uniqueid"]},
-                                       **find})
+                                        **find})
             for find in finds
         ]
 

@@ -42,7 +42,7 @@ def test_failed_transaction_undoes_updates_and_deletes(adb, entity_class, run):
         {"FindEntity": {"with_class": entity_class, "constraints": {"v": [">", 1, "bad"]}}},
     ])
     found = adb.entities("FindEntity", {"with_class": entity_class, "sort": "v",
-                                       "results": {"list": ["name", "v", "new"]}})
+                                        "results": {"list": ["name", "v", "new"]}})
     assert found == [{"name": "kept", "v": 1, "new": None}, {"name": "other", "v": 2, "new": None}]
     links = adb.one({"FindConnection": {"with_class": f"link_{run}", "results": {"list": ["w"]}}})
     assert links["connections"] == [{"w": 1}]
@@ -59,7 +59,7 @@ def test_failed_transaction_undoes_index_changes(test_server_adb, entity_class):
     props = test_server_adb.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]
     assert props["a"][1] is True and props["b"][1] is False
     found = test_server_adb.entities("FindEntity", {"with_class": entity_class, "constraints": {"a": ["==", 1]},
-                                            "results": {"list": ["b"]}})
+                                                    "results": {"list": ["b"]}})
     assert found == [{"b": 2}]
 
 
@@ -120,9 +120,18 @@ def test_later_commands_see_earlier_changes_of_the_same_transaction(adb, entity_
     ([{"FindEntity": {"is_connected_to": {"ref": 1, "hops": 2}}}], "hops"),
     ([{"AddEntity": {"_ref": 1, "class": "X"}}, {"AddEntity": {"class": "X", "connect": {"ref": 1, "weight": 1}}}],
      "weight"),
+    ([{"FindEntity": {"with_class": "X", "constraints": {"_uniqueid": [">", "0.0.0"]}}}], "_uniqueid"),
+    ([{"AddEntity": {"class": "X", "properties": {"_secret": 1}}}], "_secret"),
+    ([{"GetSchema": {"ref": 1}}], "ref"),
+    ([{"UpdateImage": {"constraints": {"n": ["==", 1]}, "operations": [{"type": "resize", "scale": 2}]}}],
+     "operations"),
+    ([{"FindEntity": {"with_class": "X", "group_by_source": True}}], "group_by_source"),
+    ([{"FindImage": {"blobs": True, "operations": [{"type": "blur", "sigma": 2}]}}], "blur"),
+    ([{"FindImage": {"blobs": True, "operations": [{"type": "resize", "width": 4, "fast": True}]}}], "fast"),
+    ([{"FindImage": {"blobs": True, "as_format": "gif"}}], "gif"),
 ])
-def test_unsupported_command_or_parameter_is_refused_by_name(adb, query, named):
-    error = adb.fail(query)
+def test_unsupported_command_or_parameter_is_refused_by_name(test_server_adb, query, named):
+    error = test_server_adb.fail(query)
     assert named in error["info"]
 
 
@@ -137,10 +146,11 @@ def test_bad_refs_fail_the_transaction(adb, query):
     adb.fail(query)
 
 
-def test_blob_count_must_match_the_commands(adb, run, make_image):
-    adb.fail([{"AddImage": {"properties": {"run": run}}}], [make_image(4, 4), make_image(4, 4)])
-    adb.fail([{"AddBlob": {"properties": {"run": run}}}, {"AddBlob": {"properties": {"run": run}}}], [b"one"])
-    assert adb.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 0
+def test_blob_count_must_match_the_commands(test_server_adb, run, make_image):
+    test_server_adb.fail([{"AddImage": {"properties": {"run": run}}}], [make_image(4, 4), make_image(4, 4)])
+    test_server_adb.fail([{"AddBlob": {"properties": {"run": run}}}] * 2, [b"one"])
+    images = test_server_adb.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})
+    assert images["count"] == 0
 
 
 @pytest.mark.parametrize("query", [
@@ -165,10 +175,11 @@ def test_malformed_queries_are_refused(adb, query):
     {"DeleteEntity": {}},
     {"DeleteConnection": {}},
 ])
-def test_update_and_delete_need_something_to_choose_their_objects(adb, run, make_image, command):
-    adb.one({"AddImage": {"properties": {"run": run}}}, [make_image(4, 4)])
-    adb.fail([command])
-    assert adb.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})["count"] == 1
+def test_update_and_delete_need_something_to_choose_their_objects(test_server_adb, run, make_image, command):
+    test_server_adb.one({"AddImage": {"properties": {"run": run}}}, [make_image(4, 4)])
+    test_server_adb.fail([command])
+    images = test_server_adb.one({"FindImage": {"constraints": {"run": ["==", run]}, "results": {"count": True}}})
+    assert images["count"] == 1
 
 
 # Inputs that once broke the test server's connection instead of answering an error.
@@ -184,17 +195,17 @@ def test_update_and_delete_need_something_to_choose_their_objects(adb, run, make
      {"AddBoundingBox": {"image_ref": 1, "rectangle": {"x": 0, "y": 0, "width": 1, "height": 1}}},
      {"FindBoundingBox": {"image_ref": 1, "constraints": {"_coordinates": [">", "a"]}}}],
 ])
-def test_malformed_parameters_are_answered_as_errors_on_a_live_connection(adb, make_image, query):
+def test_malformed_parameters_are_answered_as_errors_on_a_live_connection(test_server_adb, make_image, query):
     blobs = [make_image(4, 4)] if "AddImage" in query[0] else []
-    adb.fail(query, blobs)
-    assert adb.one({"GetStatus": {}})["status"] == 0
+    test_server_adb.fail(query, blobs)
+    assert test_server_adb.one({"GetStatus": {}})["status"] == 0
 
 
-def test_range_mixing_types_on_an_indexed_property_matches_nothing(adb, entity_class):
-    adb.run([{"AddEntity": {"class": entity_class, "properties": {"n": n}}} for n in range(3)])
-    adb.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "n"}})
-    answer = adb.one({"FindEntity": {"with_class": entity_class, "constraints": {"n": [">", 0, "<", "z"]},
-                                    "results": {"count": True}}})
+def test_range_mixing_types_on_an_indexed_property_matches_nothing(test_server_adb, entity_class):
+    test_server_adb.run([{"AddEntity": {"class": entity_class, "properties": {"n": n}}} for n in range(3)])
+    test_server_adb.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "n"}})
+    answer = test_server_adb.one({"FindEntity": {"with_class": entity_class, "constraints": {"n": [">", 0, "<", "z"]},
+                                                 "results": {"count": True}}})
     assert answer["count"] == 0
 
 

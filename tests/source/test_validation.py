@@ -1,0 +1,111 @@
+"""Check Connection, create and update answer 400 naming the field, and save nothing, for each bad setting."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from ls_storage.aperturedb.models import ApertureDBImportStorage
+from ls_storage.testing.certificates import ensure_certificates
+
+from storage_api import storage_body
+
+pytestmark = pytest.mark.django_db
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bad_settings(address, tmp_path):
+    other_ca = ensure_certificates(tmp_path).ca.read_text()
+    return {
+        "unreachable host": ({"port": free_port()}, "hostname", "Cannot reach"),
+        "unknown host": ({"hostname": "no-such-host.invalid"}, "hostname", "Cannot resolve"),
+        "TLS against a plain server": ({"use_ssl": not address.use_ssl}, "use_ssl", "TLS"),
+        "CA that did not sign the server": ({"ca_cert": other_ca}, "ca_cert", "could not be verified"),
+        "CA that is not PEM": ({"ca_cert": "not a certificate"}, "ca_cert", "PEM"),
+        "wrong password": ({"password": "wrong-password"}, "password", "refused the login"),
+        "no password or token": ({"password": "", "token": ""}, "password", "password or a token"),
+        "constraints not JSON": ({"constraints": "{split: train"}, "constraints", "not valid JSON"),
+        "constraints not an object": ({"constraints": "[1, 2]"}, "constraints", "JSON object"),
+        "unknown operator": ({"constraints": {"split": ["~=", "train"]}}, "constraints", "unknown operator"),
+        "bad prediction constraints": ({"pred_constraints": {"score": [">"]}}, "pred_constraints", "pairs"),
+    }
+
+
+CASES = ["unreachable host", "unknown host", "TLS against a plain server", "CA that did not sign the server",
+         "CA that is not PEM", "wrong password", "no password or token", "constraints not JSON",
+         "constraints not an object", "unknown operator", "bad prediction constraints"]
+
+
+def assert_names_field(response, field: str, words: str) -> None:
+    assert response.status_code == 400, response.content
+    body = response.json()
+    detail = body.get("validation_errors", body)
+    text = str(detail)
+    assert field in text and words in text, body
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_create_and_validate_refuse_bad_settings_naming_the_field(business_client, project, aperturedb_test_server,
+                                                                    tmp_path, case):
+    changes, field, words = bad_settings(aperturedb_test_server, tmp_path)[case]
+    body = storage_body(aperturedb_test_server, project["id"], **changes)
+
+    validated = business_client.post("/api/storages/aperturedb/validate", data=body, content_type="application/json")
+    created = business_client.post("/api/storages/aperturedb/", data=body, content_type="application/json")
+
+    assert_names_field(validated, field, words)
+    assert_names_field(created, field, words)
+    assert not ApertureDBImportStorage.objects.exists()
+
+
+def test_update_with_a_bad_setting_is_refused_and_keeps_the_stored_one(business_client, project,
+                                                                       aperturedb_test_server):
+    created = business_client.post("/api/storages/aperturedb/", data=storage_body(aperturedb_test_server, project["id"]),
+                                   content_type="application/json")
+    assert created.status_code == 201, created.content
+    storage_id = created.json()["id"]
+
+    response = business_client.patch(f"/api/storages/aperturedb/{storage_id}", data={"password": "wrong"},
+                                     content_type="application/json")
+
+    assert_names_field(response, "password", "refused the login")
+    assert ApertureDBImportStorage.objects.get(id=storage_id).password == aperturedb_test_server.password
+
+
+def test_secrets_are_never_returned(business_client, project, aperturedb_test_server):
+    created = business_client.post("/api/storages/aperturedb/", data=storage_body(aperturedb_test_server, project["id"]),
+                                   content_type="application/json").json()
+    listed = business_client.get(f"/api/storages/aperturedb/?project={project['id']}").json()
+    detail = business_client.get(f"/api/storages/aperturedb/{created['id']}").json()
+
+    for body in (created, listed[0], detail):
+        assert "password" not in body and "token" not in body
+        assert body["hostname"] == aperturedb_test_server.host and body["type"] == "aperturedb"
+
+
+def test_constraints_given_as_a_string_are_stored_as_an_object(business_client, project, aperturedb_test_server):
+    body = storage_body(aperturedb_test_server, project["id"], constraints='{"split": ["==", "train"]}',
+                        properties="name, split")
+
+    created = business_client.post("/api/storages/aperturedb/", data=body, content_type="application/json")
+
+    assert created.status_code == 201, created.content
+    storage = ApertureDBImportStorage.objects.get(id=created.json()["id"])
+    assert storage.constraints == {"split": ["==", "train"]} and storage.properties == ["name", "split"]
+
+
+def test_storage_type_is_listed_with_its_form(business_client):
+    types = business_client.get("/api/storages/types").json()
+    export_types = business_client.get("/api/storages/export/types").json()
+    form = business_client.get("/api/storages/aperturedb/form").json()
+
+    assert {"name": "aperturedb", "title": "ApertureDB"} in types
+    assert {"name": "aperturedb", "title": "ApertureDB"} in export_types
+    fields = {f["name"]: f for row in form for f in row.get("fields", [])}
+    assert fields["password"]["type"] == "password" and fields["token"]["type"] == "password"
+    assert fields["port"]["value"] == 55555 and "constraints" in fields
