@@ -33,3 +33,14 @@ GET_STORAGE_LIST = "ls_storage.aperturedb.registry.get_storage_list"
 IO_STORAGES_IMPORT_LINK_NAMES = IO_STORAGES_IMPORT_LINK_NAMES + [  # noqa: F405
     "io_storages_aperturedb_aperturedbimportstoragelink"
 ]
+
+# Open-source Label Studio hard-codes REDIS_ENABLED = False, so syncs run inside the HTTP request.
+# LS_STORAGE_REDIS_URL=redis://host:port/db turns on RQ: syncs and exports then run in workers
+# (``python -m django rqworker low default`` with these settings).
+_redis_url = os.environ.get("LS_STORAGE_REDIS_URL")
+if _redis_url:
+    REDIS_ENABLED = True
+    RQ_QUEUES = {
+        name: {"URL": _redis_url, "DEFAULT_TIMEOUT": queue.get("DEFAULT_TIMEOUT", 180)}
+        for name, queue in RQ_QUEUES.items()  # noqa: F405
+    }

@@ -813,7 +813,7 @@ def _region_crop(tx: Transaction, region: Obj, as_format: Any, where: str) -> by
     link_class = BOX_TO_IMAGE if region.cls == BOUNDING_BOX else POLYGON_TO_IMAGE
     image = next((tx.store.objects[other] for _, other in tx.store.neighbours(region.seq, "out", link_class)), None)
     if image is None:
-        # Deleting an image keeps its regions (ApertureDB does not cascade), which leaves nothing to crop.
+        # Deleting an image keeps its regions (ApertureDB documents no cascade), which leaves nothing to crop.
         raise QueryError(f"{where}: {region.cls} {format_uniqueid(region.seq)} has no image to crop its blob from")
     bounds = region.geometry if region.cls == BOUNDING_BOX else tuple(system_value(region, "_bounds").values())
     crop = {"type": "crop", **dict(zip(("x", "y", "width", "height"), (int(v) for v in bounds)))}
