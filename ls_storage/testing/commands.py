@@ -524,7 +524,7 @@ def _connected(tx: Transaction, spec: Any, where: str, link_class_default: str |
         if isinstance(source, Link):
             raise QueryError(f"{where}: is_connected_to ref must hold objects")
         for link, other in tx.store.neighbours(source.seq, direction, link_class):
-            if link_constraints is None or link_constraints.matches(lambda key, l=link: system_value(l, key)):
+            if link_constraints is None or link_constraints.matches(lambda key, connection=link: system_value(connection, key)):
                 found.setdefault(other, []).append(source.seq)
     return found
 
@@ -856,7 +856,7 @@ def find_connection(tx: Transaction, params: dict, where: str) -> dict:
         if (cls is None or link.cls == cls)
         and (sources is None or link.src in sources)
         and (destinations is None or link.dst in destinations)
-        and (constraints is None or constraints.matches(lambda key, l=link: system_value(l, key)))
+        and (constraints is None or constraints.matches(lambda key, connection=link: system_value(connection, key)))
     ]
     count = len(links)
     links = _sorted(links, _sort_spec(params, where))
@@ -975,7 +975,7 @@ def find_connection_records(tx: Transaction, cls: str | None, constraints: Any, 
     seqs = tx.store.links_by_class.get(cls, ()) if cls is not None else sorted(tx.store.links)
     return [
         tx.store.links[seq] for seq in seqs
-        if compiled is None or compiled.matches(lambda key, l=tx.store.links[seq]: system_value(l, key))
+        if compiled is None or compiled.matches(lambda key, connection=tx.store.links[seq]: system_value(connection, key))
     ]
 
 

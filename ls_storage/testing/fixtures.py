@@ -7,11 +7,15 @@ points the tests at a real server; without it they start a :class:`TestServer` o
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
+
+from PIL import Image
 
 from .server import TestServer
 
@@ -84,3 +88,44 @@ def aperturedb_address() -> Iterator[ApertureDBAddress]:
         return
     with running_server() as address:
         yield address
+
+
+def png(width: int, height: int, shade: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (shade, 100, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+class TaggedImages:
+    """Images added to an ApertureDB for one test, all tagged with a property unique to the test."""
+
+    def __init__(self, address):
+        self.address = address
+        self.connector = address.connector()
+        self.tag = f"t{uuid.uuid4().hex[:12]}"
+        self.blobs: dict[str, bytes] = {}
+
+    @property
+    def constraints(self) -> dict:
+        return {"ls_test": ["==", self.tag]}
+
+    def add(self, name: str, width: int, height: int, boxes=(), polygons=(), **properties) -> str:
+        query = [{"AddImage": {"_ref": 1, "properties": {"ls_test": self.tag, "name": name, **properties}}}]
+        for rectangle, label, box_properties in boxes:
+            query.append({"AddBoundingBox": {"image_ref": 1, "rectangle": dict(zip(("x", "y", "width", "height"), rectangle)),
+                                             "label": label, "properties": box_properties}})
+        for vertices, label in polygons:
+            query.append({"AddPolygon": {"image_ref": 1, "polygons": [vertices], "label": label}})
+        query.append({"FindImage": {"_ref": 2, "constraints": {"ls_test": ["==", self.tag], "name": ["==", name]},
+                                    "uniqueids": True}})
+        blob = png(width, height, len(self.blobs) % 256)
+        answer, _ = self.connector.query(query, [blob])
+        assert isinstance(answer, list), answer
+        uniqueid = answer[-1]["FindImage"]["entities"][0]["_uniqueid"]
+        self.blobs[uniqueid] = blob
+        return uniqueid
+
+    def query(self, query: list):
+        answer, blobs = self.connector.query(query)
+        assert isinstance(answer, list), answer
+        return answer

@@ -2,6 +2,8 @@
 
 - ``aperturedb``: an :class:`ApertureDBAddress`; a real server when ``APERTUREDB_HOST`` is set,
   otherwise a test server over TLS started for the test.
+- ``aperturedb_images``: a :class:`TaggedImages` adding images (with boxes and polygons) to that ApertureDB,
+  tagged so that constraints select only this test's images.
 - ``aperturedb_test_server``: always a test server, for tests that inject faults; its ``server``
   attribute is the :class:`TestServer`.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from .fixtures import aperturedb_address, running_server
+from .fixtures import TaggedImages, aperturedb_address, running_server
 
 
 @pytest.fixture
@@ -23,3 +25,8 @@ def aperturedb():
 def aperturedb_test_server():
     with running_server() as address:
         yield address
+
+
+@pytest.fixture
+def aperturedb_images(aperturedb):
+    return TaggedImages(aperturedb)

@@ -54,6 +54,7 @@ class TestServer:
         self._failures_left = 0
         self._failure_lock = threading.Lock()
         self.queries_answered = 0
+        self._count_lock = threading.Lock()
 
     # ---- life cycle ---------------------------------------------------------------------------
 
@@ -176,7 +177,8 @@ class TestServer:
 
     def _answer(self, payload: bytes) -> bytes:
         query_json, blobs, token = wire.decode_query(payload)
-        self.queries_answered += 1
+        with self._count_lock:
+            self.queries_answered += 1
         auth_answer = self._auth_answer(query_json)
         if auth_answer is not None:
             return wire.encode_answer(json.dumps(auth_answer), [])

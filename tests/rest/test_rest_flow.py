@@ -1,0 +1,68 @@
+"""The source storage through a real Label Studio server on PostgreSQL, with Redis and an RQ worker."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from services import label_studio, postgres, redis, rq_worker
+
+LABEL_CONFIG = """<View><Image name="image" value="$image"/>
+<RectangleLabels name="label" toName="image"><Label value="cat"/><Label value="dog"/></RectangleLabels></View>"""
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("label-studio")
+    with postgres() as database, redis() as redis_url:
+        environment = {**database, "LS_STORAGE_REDIS_URL": redis_url}
+        with label_studio(environment, data_dir) as client, rq_worker(environment, data_dir):
+            yield client
+
+
+def wait_for_sync(client, storage_id: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        storage = client.call("GET", f"/api/storages/aperturedb/{storage_id}")
+        if storage["status"] in ("completed", "completed_with_errors", "failed"):
+            return storage
+        time.sleep(0.3)
+    raise AssertionError(f"sync did not finish: {storage}")
+
+
+def test_rest_sync_on_postgres_runs_in_an_rq_worker(production, aperturedb, aperturedb_images):
+    images = aperturedb_images
+    first = images.add("a.png", 200, 100, boxes=[((20, 10, 50, 25), "cat", {})])
+    images.add("b.png", 100, 100, boxes=[((1, 2, 3, 4), "dog", {})])
+    project = production.call("POST", "/api/projects/", {"title": "REST", "label_config": LABEL_CONFIG})
+    storage = production.call("POST", "/api/storages/aperturedb/", {
+        "project": project["id"], "title": "adb", "hostname": aperturedb.host, "port": aperturedb.port,
+        "username": aperturedb.username, "password": aperturedb.password, "token": aperturedb.token,
+        "use_ssl": aperturedb.use_ssl, "ca_cert": open(aperturedb.ca_cert).read() if aperturedb.ca_cert else "",
+        "constraints": images.constraints,
+    })
+
+    started = time.monotonic()
+    answer = production.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync")
+    answered_in = time.monotonic() - started
+    synced = wait_for_sync(production, storage["id"])
+
+    assert answer["status"] in ("queued", "in_progress", "completed") and answer["last_sync_job"], answer
+    assert answered_in < 5
+    assert synced["status"] == "completed" and synced["last_sync_count"] == 2, synced
+    tasks = production.call("GET", f"/api/tasks/?project={project['id']}&fields=all")["tasks"]
+    by_image = {task["storage_filename"]: task for task in tasks}  # the Data Manager's storage column
+    assert len(by_image) == 2 and first in by_image
+    task = by_image[first]
+    prediction = task["predictions"][0]["result"][0]["value"]
+    assert prediction["x"] == 10.0 and prediction["y"] == 10.0 and prediction["width"] == 25.0
+    raw = production.call("GET", f"/tasks/{task['id']}/resolve/?fileuri="
+                          + base64.urlsafe_b64encode(f"aperturedb://{storage['id']}/{first}".encode()).decode())
+    assert raw == images.blobs[first]
+
+    production.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync")
+    again = wait_for_sync(production, storage["id"])
+    assert again["last_sync_count"] == 0 and again["meta"]["tasks_existed"] == 2
+    assert production.call("GET", f"/api/projects/{project['id']}/")["task_number"] == 2
