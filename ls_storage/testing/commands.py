@@ -411,26 +411,26 @@ def _single_image(tx: Transaction, params: dict, where: str) -> Obj:
     return found[0]
 
 
-@command("AddBoundingBox", ADD_COMMON | {"image_ref", "rectangle", "label"})
-def add_bounding_box(tx: Transaction, params: dict, where: str) -> dict:
+def _add_region(tx: Transaction, params: dict, where: str, cls: str, link_class: str,
+                geometry: Callable[[], Any]) -> dict:
+    """A bounding box or polygon on exactly one image, connected to it."""
     def make(props: dict) -> Obj:
         image = _single_image(tx, params, where)
-        rectangle = _rectangle(params.get("rectangle"), where)
-        box = tx.store.add_object(BOUNDING_BOX, props, geometry=rectangle, label=_label(params, where))
-        tx.store.add_link(BOX_TO_IMAGE, box, image, {})
-        return box
-    return _add(tx, params, where, BOUNDING_BOX, make)
+        region = tx.store.add_object(cls, props, geometry=geometry(), label=_label(params, where))
+        tx.store.add_link(link_class, region, image, {})
+        return region
+    return _add(tx, params, where, cls, make)
+
+
+@command("AddBoundingBox", ADD_COMMON | {"image_ref", "rectangle", "label"})
+def add_bounding_box(tx: Transaction, params: dict, where: str) -> dict:
+    return _add_region(tx, params, where, BOUNDING_BOX, BOX_TO_IMAGE,
+                       lambda: _rectangle(params.get("rectangle"), where))
 
 
 @command("AddPolygon", ADD_COMMON | {"image_ref", "polygons", "label"})
 def add_polygon(tx: Transaction, params: dict, where: str) -> dict:
-    def make(props: dict) -> Obj:
-        image = _single_image(tx, params, where)
-        polygons = _polygons(params.get("polygons"), where)
-        polygon = tx.store.add_object(POLYGON, props, geometry=polygons, label=_label(params, where))
-        tx.store.add_link(POLYGON_TO_IMAGE, polygon, image, {})
-        return polygon
-    return _add(tx, params, where, POLYGON, make)
+    return _add_region(tx, params, where, POLYGON, POLYGON_TO_IMAGE, lambda: _polygons(params.get("polygons"), where))
 
 
 @command("AddConnection", {"_ref", "class", "src", "dst", "properties", "if_not_found"})
