@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/venv.sh"
 cd "$ROOT"
-STATE="$ROOT/.demo"
+STATE="${LS_STORAGE_DEMO_DIR:-$ROOT/.demo}"
 mkdir -p "$STATE"
 HOST="${LABEL_STUDIO_HOST:-127.0.0.1}"
 PORT="${LABEL_STUDIO_PORT:-8080}"

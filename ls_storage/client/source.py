@@ -93,15 +93,19 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
             for record in records:
                 record.boxes = boxes.get(record.uniqueid, [])
                 record.polygons = polygons.get(record.uniqueid, [])
-        _fill_missing_sizes(connector, [r for r in records if not (r.width and r.height)])
+        _fill_missing_sizes(connector, [r for r in records if not (_is_size(r.width) and _is_size(r.height))])
         yield records
         if len(entities) < size:
             return
         offset += len(entities)
 
 
+def _is_size(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
 def _fill_missing_sizes(connector, records: list[ImageRecord]) -> None:
-    """Images stored without ``adb_image_width``/``height``: read the size from the image itself."""
+    """Images stored without a usable ``adb_image_width``/``height``: read the size from the image itself."""
     for record in records:
         blob, _ = fetch_image(connector, record.uniqueid)
         try:

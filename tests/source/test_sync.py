@@ -155,3 +155,17 @@ def test_sync_of_a_project_without_an_image_tag_fails_with_a_readable_reason(bus
 
     assert synced["status"] == "failed"
     assert "no <Image> tag" in synced["traceback"]
+
+
+def test_image_size_comes_from_the_image_when_aperturedb_has_no_recorded_size(business_client, project, aperturedb,
+                                                                               images):
+    uniqueid = images.add("a.png", 80, 40, boxes=[((8, 4, 40, 20), "cat", {})])
+    images.query([{"UpdateImage": {"constraints": {"_uniqueid": ["==", uniqueid]},
+                                   "remove_props": ["adb_image_width", "adb_image_height"]}}])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+
+    sync(business_client, storage["id"])
+
+    (result,) = Prediction.objects.get(project_id=project["id"]).result
+    assert (result["original_width"], result["original_height"]) == (80, 40)
+    assert result["value"]["x"] == 10.0 and result["value"]["width"] == 50.0
