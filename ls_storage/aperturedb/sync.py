@@ -38,6 +38,7 @@ class SyncCounts:
     removed: int = 0
     missing_kept: int = 0
     skipped_labels: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
 
     def meta(self) -> dict:
         return {
@@ -87,7 +88,12 @@ def sync_source_storage(storage) -> None:
     counts = SyncCounts()
     try:
         for page in iter_image_pages(storage.connector(), storage.selection()):
-            _sync_page(storage, [image_task(storage, record, targets, counts) for record in page], run, counts)
+            for record in page:
+                if record.error:
+                    counts.errors.append(f"ApertureDB image {record.uniqueid} was skipped: {record.error}")
+            usable = [record for record in page if not record.error]
+            _sync_page(storage, [image_task(storage, record, targets, counts) for record in usable],
+                       [record.uniqueid for record in page], run, counts)
             storage.info_update_progress(last_sync_count=counts.created, **counts.meta())
     except ApertureDBError as error:
         raise ValidationError(f"ApertureDB: {error}") from None
@@ -96,10 +102,14 @@ def sync_source_storage(storage) -> None:
     project.update_tasks_states(
         maximum_annotations_changed=False, overlap_cohort_percentage_changed=False, tasks_number_changed=True
     )
-    storage.info_set_completed(last_sync_count=counts.created, **counts.meta())
+    if counts.errors:
+        storage.info_set_completed_with_errors(counts.created, counts.errors, **counts.meta())
+    else:
+        storage.info_set_completed(last_sync_count=counts.created, **counts.meta())
 
 
-def _sync_page(storage, image_tasks: list[ImageTask], run: int, counts: SyncCounts) -> None:
+def _sync_page(storage, image_tasks: list[ImageTask], seen: list[str], run: int, counts: SyncCounts) -> None:
+    """``seen``: every image of the page, also those that could not become tasks (their tasks are not missing)."""
     project = storage.project
     keys = [item.key for item in image_tasks]
     with transaction.atomic():
@@ -114,7 +124,7 @@ def _sync_page(storage, image_tasks: list[ImageTask], run: int, counts: SyncCoun
             _create_tasks(storage, project, new, run)
         if changed:
             _update_tasks(project, changed, existing, run)
-        ApertureDBImportStorageLink.objects.filter(storage=storage, key__in=keys).update(sync_run=run)
+        ApertureDBImportStorageLink.objects.filter(storage=storage, key__in=seen).update(sync_run=run)
     counts.created += len(new)
     counts.updated += len(changed)
     counts.unchanged += len(image_tasks) - len(new) - len(changed)

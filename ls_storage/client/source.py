@@ -13,7 +13,7 @@ from typing import Iterator
 
 from PIL import Image, UnidentifiedImageError
 
-from .connection import ApertureDBError, run_query
+from .connection import run_query
 
 PAGE_SIZE = 1000
 WIDTH, HEIGHT = "adb_image_width", "adb_image_height"
@@ -36,6 +36,7 @@ class ImageRecord:
     properties: dict
     boxes: list[dict] = field(default_factory=list)
     polygons: list[dict] = field(default_factory=list)
+    error: str | None = None  # why this image cannot become a task
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _fill_missing_sizes(connector, records: list[ImageRecord]) -> None:
             with Image.open(io.BytesIO(blob)) as image:
                 record.width, record.height = image.width, image.height
         except (UnidentifiedImageError, OSError):
-            raise ApertureDBError(f"ApertureDB image {record.uniqueid} is not a readable image.") from None
+            record.error = "its size is not recorded and the image cannot be decoded to read it"
 
 
 def fetch_image(connector, uniqueid: str) -> tuple[bytes, str]:

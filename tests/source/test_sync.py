@@ -169,3 +169,56 @@ def test_image_size_comes_from_the_image_when_aperturedb_has_no_recorded_size(bu
     (result,) = Prediction.objects.get(project_id=project["id"]).result
     assert (result["original_width"], result["original_height"]) == (80, 40)
     assert result["value"]["x"] == 10.0 and result["value"]["width"] == 50.0
+
+
+def test_an_image_that_cannot_be_read_is_skipped_and_reported_while_others_sync(business_client, project, aperturedb,
+                                                                                images, monkeypatch):
+    from ls_storage.client import source
+
+    unreadable = images.add("broken.png", 10, 10)
+    images.add("fine.png", 10, 10)
+    images.query([{"UpdateImage": {"constraints": {"_uniqueid": ["==", unreadable]},
+                                   "remove_props": ["adb_image_width", "adb_image_height"]}}])
+    # An image format ApertureDB stores but Pillow cannot decode, as a real server may hold.
+    real_open = source.Image.open
+    broken_blob = images.blobs[unreadable]
+
+    def open_image(stream, *args, **kwargs):
+        if stream.getvalue() == broken_blob:
+            raise source.UnidentifiedImageError("unknown format")
+        return real_open(stream, *args, **kwargs)
+
+    monkeypatch.setattr(source.Image, "open", open_image)
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+
+    synced = sync(business_client, storage["id"])
+
+    assert synced["status"] == "completed_with_errors"
+    assert synced["last_sync_count"] == 1 and synced["meta"]["tasks_failed_validation"] == 1
+    assert unreadable in synced["traceback"] and "cannot be decoded" in synced["traceback"]
+
+
+def test_sync_reports_progress_counts_while_in_progress(business_client, project, aperturedb, images, settings,
+                                                        monkeypatch):
+    from ls_storage.aperturedb import sync as sync_module
+    from ls_storage.aperturedb.models import ApertureDBImportStorage
+
+    settings.STORAGE_IN_PROGRESS_TIMER = 0
+    for index in range(5):
+        images.add(f"{index}.png", 10, 10)
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+    seen = []
+    real_pages = sync_module.iter_image_pages
+
+    def pages_of_two(connector, selection):
+        for page in real_pages(connector, selection, page_size=2):
+            state = ApertureDBImportStorage.objects.get(id=storage["id"])
+            seen.append((state.status, state.last_sync_count, state.meta.get("tasks_created")))
+            yield page
+
+    monkeypatch.setattr(sync_module, "iter_image_pages", pages_of_two)
+
+    synced = sync(business_client, storage["id"])
+
+    assert seen == [("in_progress", None, None), ("in_progress", 2, 2), ("in_progress", 4, 4)]
+    assert synced["status"] == "completed" and synced["last_sync_count"] == 5
