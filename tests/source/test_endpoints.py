@@ -60,3 +60,14 @@ def test_password_never_reaches_a_log_or_a_response(business_client, project, ca
     assert caplog.records and not [r for r in caplog.records if SECRET in r.getMessage()]
     stored = ApertureDBImportStorage.objects.get(id=created.json()["id"])
     assert SECRET not in (stored.traceback or "") and SECRET not in str(stored.meta)
+
+
+def test_a_storage_logging_in_with_an_api_token_syncs(business_client, project, aperturedb_test_server):
+    token = aperturedb_test_server.server.accounts.add_token()
+    images = TaggedImages(aperturedb_test_server)
+    images.add("a.png", 10, 10)
+
+    storage = create_storage(business_client, aperturedb_test_server, project["id"], constraints=images.constraints,
+                             username="", password="", token=token)
+
+    assert sync(business_client, storage["id"])["last_sync_count"] == 1
