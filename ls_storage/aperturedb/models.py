@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Iterator
 
 from core.current_request import get_current_request
@@ -16,11 +19,21 @@ from io_storages.base_models import (
     ImportStorageLink,
     ProjectStorageMixin,
 )
+from core.utils.iterators import iterate_queryset
+from django.utils import timezone
+from io_storages.base_models import _batched
 from io_storages.utils import parse_range
 from rest_framework.exceptions import ValidationError
 
 from ls_storage.client.connection import ApertureDBError, ConnectionSettings, connectors, open_connector
 from ls_storage.client.source import ImageSelection, check_selection, fetch_image, iter_image_pages
+from ls_storage.client.target import delete_annotation, ensure_indexes, probe_write, write_annotation
+from ls_storage.conversion.annotations import (
+    AnnotationObjects,
+    ConversionError,
+    results_to_objects,
+    value_property_names,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -243,9 +256,126 @@ class ApertureDBImportStorageLink(ImportStorageLink):
         constraints = [models.UniqueConstraint(fields=["storage", "key"], name="aperturedb_link_unique_image")]
 
 
+class ExportSkipped(Exception):
+    """The annotation cannot go to this target (its task has no image in this ApertureDB)."""
+
+
+@dataclass
+class ExportItem:
+    annotation_id: int
+    image_uniqueid: str
+    properties: dict
+    objects: AnnotationObjects
+
+
 class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
+    def check_access(self, connector) -> None:
+        probe_write(connector)
+        ensure_indexes(connector)
+
+    def _connector_with_indexes(self):
+        connector = self.connector()
+        key = self.connection_settings().fingerprint()
+        if key not in _indexed:
+            ensure_indexes(connector)
+            _indexed.add(key)
+        return connector
+
+    def prepare(self, annotation) -> ExportItem:
+        """Everything the write needs, read from the database (so that writes can run in other threads)."""
+        link = (ApertureDBImportStorageLink.objects.filter(task_id=annotation.task_id)
+                .select_related("storage").only("key", "storage__hostname", "storage__port").first())
+        if link is None or (link.storage.hostname, link.storage.port) != (self.hostname, self.port):
+            raise ExportSkipped(f"task {annotation.task_id} has no image in the ApertureDB at {self.hostname}:{self.port}")
+        try:
+            objects = results_to_objects(annotation.result or [], None, None)
+        except ConversionError as error:
+            raise ExportSkipped(f"annotation {annotation.id}: {error}") from None
+        return ExportItem(annotation.id, link.key, annotation_properties(annotation), objects)
+
+    def write(self, item: ExportItem, value_properties: set[str]) -> None:
+        write_annotation(self._connector_with_indexes(), item.image_uniqueid, item.annotation_id, item.properties,
+                         item.objects, value_properties)
+
+    def value_properties(self) -> set[str]:
+        return value_property_names(self.project.get_parsed_config())
+
+    def save_annotation(self, annotation):
+        self.write(self.prepare(annotation), self.value_properties())
+        mark_written(self, [annotation.id])
+
+    def delete_annotation_by_id(self, annotation_id: int) -> None:
+        delete_annotation(self._connector_with_indexes(), annotation_id)
+        self.links.filter(annotation_id=annotation_id).delete()
+
+    def save_annotations(self, annotations):
+        """Sync: every annotation, writes in parallel; failures are counted and reported, never lost."""
+        self.info_set_in_progress()
+        value_properties = self.value_properties()
+        total = annotations.count()
+        written, errors = 0, []
+        with ThreadPoolExecutor(max_workers=self.max_workers) as executor:
+            for batch in _batched(iterate_queryset(annotations.select_related("completed_by"), chunk_size=500), 500):
+                futures = {}
+                for annotation in batch:
+                    try:
+                        futures[executor.submit(self.write, self.prepare(annotation), value_properties)] = annotation.id
+                    except ExportSkipped as error:
+                        errors.append(str(error))
+                done = []
+                for future in as_completed(futures):
+                    try:
+                        future.result()
+                        done.append(futures[future])
+                    except Exception as error:  # noqa: BLE001 - reported on the storage
+                        errors.append(f"annotation {futures[future]}: {error}")
+                mark_written(self, done)
+                written += len(done)
+                self.info_update_progress(last_sync_count=written, total_annotations=total)
+        if errors:
+            self.info_set_completed_with_errors(written, errors, total_annotations=total, export_pending=True)
+        else:
+            self.info_set_completed(last_sync_count=written, total_annotations=total, export_pending=False)
+
     class Meta:
         abstract = False
+
+
+_indexed: set[str] = set()
+
+
+def annotation_properties(annotation) -> dict:
+    """The ``LS_annotation`` entity's metadata, as ApertureData's integration names it."""
+    completed_by = annotation.completed_by
+    return {
+        "LS_project_id": annotation.project_id,
+        "LS_project_title": annotation.project.title or "",
+        "LS_task_id": annotation.task_id,
+        "LS_completed_by": completed_by.email if completed_by else "",
+        "LS_created_at": {"_date": annotation.created_at.isoformat()},
+        "LS_updated_at": {"_date": annotation.updated_at.isoformat()},
+        "LS_lead_time": float(annotation.lead_time or 0.0),
+        "LS_ground_truth": bool(annotation.ground_truth),
+        "LS_was_cancelled": bool(annotation.was_cancelled),
+        "LS_data": json.dumps({
+            "id": annotation.id, "task": annotation.task_id, "project": annotation.project_id,
+            "result": annotation.result or [], "completed_by": completed_by.email if completed_by else None,
+            "created_at": annotation.created_at.isoformat(), "updated_at": annotation.updated_at.isoformat(),
+            "lead_time": annotation.lead_time, "ground_truth": annotation.ground_truth,
+            "was_cancelled": annotation.was_cancelled,
+        }, sort_keys=True),
+    }
+
+
+def mark_written(storage, annotation_ids: list[int]) -> None:
+    """Links say which annotations are in ApertureDB as they are now (``updated_at``)."""
+    if not annotation_ids:
+        return
+    existing = set(storage.links.filter(annotation_id__in=annotation_ids).values_list("annotation_id", flat=True))
+    storage.links.filter(annotation_id__in=existing).update(updated_at=timezone.now())
+    ApertureDBExportStorageLink.objects.bulk_create(
+        [ApertureDBExportStorageLink(storage=storage, annotation_id=i) for i in annotation_ids if i not in existing]
+    )
 
 
 class ApertureDBExportStorageLink(ExportStorageLink):

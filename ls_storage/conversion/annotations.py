@@ -173,6 +173,11 @@ def _value_property(from_name: str) -> str:
     return from_name if from_name not in RESERVED and not from_name.startswith("_") else f"LS_value_{from_name}"
 
 
+def value_property_names(parsed_config: dict) -> set[str]:
+    """Every property a value tag of this label config can write (Label Studio's parsed config)."""
+    return {_value_property(name) for name, tag in parsed_config.items() if tag.get("type", "").lower() in VALUE_TYPES}
+
+
 def _store_value(value: Any, result_type: str) -> Any:
     """A tag's value as an ApertureDB property: numbers stay numbers, dates text, the rest JSON text."""
     if result_type in ("number", "rating", "datetime"):

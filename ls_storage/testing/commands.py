@@ -336,9 +336,10 @@ def _add(tx: Transaction, params: dict, where: str, cls: str, make: Callable[[di
 def _existing(tx: Transaction, condition: Any, cls: str, where: str) -> list:
     if isinstance(condition, int) and not isinstance(condition, bool):
         return list(tx.lookup(condition, where, "if_not_found"))
-    constraints = Constraints(condition, f"{where}: if_not_found")
-    return [tx.store.objects[seq] for seq in tx.store.by_class.get(cls, ())
-            if constraints.matches(lambda key, o=tx.store.objects[seq]: system_value(o, key))]
+    if not isinstance(condition, dict):
+        raise QueryError(f"{where}: if_not_found must be constraints or a reference")
+    # The same look-up as a Find, so that indexed properties answer without a scan.
+    return _select(tx, {"constraints": condition}, f"{where}: if_not_found", [cls], None).records
 
 
 def _connect(tx: Transaction, params: dict, obj: Obj, where: str) -> None:

@@ -1,0 +1,136 @@
+"""Writing annotations to ApertureDB target storages, automatically and without ever failing a submit.
+
+A saved annotation is handed over once the database transaction commits: to an RQ worker when Redis is
+on, otherwise to a small thread pool in the web process (``LS_STORAGE_EXPORT_THREADS``, 0 = in the
+request). Any failure is caught, logged without secrets and counted on the storage (``meta``); the
+next successful automatic export, or a Sync, writes what is still pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from core.redis import redis_connected, start_job_async_or_sync
+from django.db import close_old_connections, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from tasks.models import Annotation
+
+logger = logging.getLogger(__name__)
+PENDING_BATCH = 200
+_executor: ThreadPoolExecutor | None = None
+
+
+def _threads() -> int:
+    return int(os.environ.get("LS_STORAGE_EXPORT_THREADS", "2"))
+
+
+def _run_in_background(function, *args) -> None:
+    global _executor
+    if redis_connected():
+        start_job_async_or_sync(function, *args, queue_name="low")
+    elif _threads() > 0:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="aperturedb-export")
+        _executor.submit(_in_own_connection, function, *args)
+    else:
+        function(*args)
+
+
+def _in_own_connection(function, *args) -> None:
+    close_old_connections()
+    try:
+        function(*args)
+    finally:
+        close_old_connections()
+
+
+def on_annotation_saved(annotation: Annotation) -> None:
+    from .models import ApertureDBExportStorage
+
+    storage_ids = list(ApertureDBExportStorage.objects.filter(project_id=annotation.project_id).values_list("id", flat=True))
+    for storage_id in storage_ids:
+        transaction.on_commit(lambda storage_id=storage_id, annotation_id=annotation.id: _run_in_background(
+            export_annotation, storage_id, annotation_id))
+
+
+def on_annotation_deleted(annotation: Annotation) -> None:
+    from .models import ApertureDBExportStorage
+
+    for storage_id in ApertureDBExportStorage.objects.filter(
+        project_id=annotation.project_id, can_delete_objects=True
+    ).values_list("id", flat=True):
+        # Bound now: Django clears the primary key once the row is deleted.
+        transaction.on_commit(lambda storage_id=storage_id, annotation_id=annotation.id: _run_in_background(
+            remove_annotation, storage_id, annotation_id))
+
+
+def export_annotation(storage_id: int, annotation_id: int) -> None:
+    """The automatic export of one annotation, then of whatever earlier attempts left pending."""
+    from .models import ApertureDBExportStorage
+
+    storage = ApertureDBExportStorage.objects.filter(id=storage_id).first()
+    annotation = Annotation.objects.filter(id=annotation_id).select_related("task", "project").first()
+    if storage is None or annotation is None:
+        return
+    if not _attempt(storage, annotation):
+        return
+    if storage.meta.get("export_pending"):
+        pending = list(pending_annotations(storage)[:PENDING_BATCH])
+        succeeded = all([_attempt(storage, item) for item in pending])
+        if succeeded and not pending_annotations(storage).exists():
+            _record(storage, export_pending=False)
+
+
+def remove_annotation(storage_id: int, annotation_id: int) -> None:
+    from .models import ApertureDBExportStorage
+
+    storage = ApertureDBExportStorage.objects.filter(id=storage_id).first()
+    if storage is None:
+        return
+    try:
+        storage.delete_annotation_by_id(annotation_id)
+    except Exception as error:  # noqa: BLE001 - never let ApertureDB reach the annotator
+        _record_failure(storage, annotation_id, error, "delete")
+
+
+def _attempt(storage, annotation) -> bool:
+    try:
+        storage.save_annotation(annotation)
+        return True
+    except Exception as error:  # noqa: BLE001 - never let ApertureDB reach the annotator
+        _record_failure(storage, annotation.id, error, "export")
+        return False
+
+
+def _record_failure(storage, annotation_id: int, error: Exception, action: str) -> None:
+    message = f"{action} of annotation {annotation_id} failed: {error}"
+    logger.warning("ApertureDB target storage %s: %s", storage.id, message)
+    _record(storage, export_pending=True, last_export_error=message, last_export_error_at=str(timezone.now()),
+            export_failures=lambda meta: meta.get("export_failures", 0) + 1)
+
+
+def _record(storage, **values) -> None:
+    """Update ``meta`` against the locked current row, so that concurrent workers lose no counts.
+
+    A callable value is applied to the current ``meta``.
+    """
+    with transaction.atomic():
+        current = type(storage).objects.select_for_update().get(id=storage.id)
+        meta = dict(current.meta or {})
+        meta.update({key: value(meta) if callable(value) else value for key, value in values.items()})
+        current.meta = meta
+        current.save(update_fields=["meta"])
+    storage.meta = current.meta
+
+
+def pending_annotations(storage):
+    """Annotations of the project not yet written as they are now."""
+    from .models import ApertureDBExportStorageLink
+
+    written = ApertureDBExportStorageLink.objects.filter(
+        storage=storage, annotation=OuterRef("pk"), updated_at__gte=OuterRef("updated_at")
+    )
+    return Annotation.objects.filter(project_id=storage.project_id).exclude(Exists(written)).order_by("id")

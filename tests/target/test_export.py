@@ -1,0 +1,132 @@
+"""Annotations written back to ApertureDB automatically, exactly, in place, and deleted when allowed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tasks.models import Task
+
+from target_api import box, create_target, polygon, stored_annotation, sync, synced_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def annotate(client, task_id: int, result: list, capture, **fields) -> dict:
+    with capture(execute=True):
+        response = client.post(f"/api/tasks/{task_id}/annotations/", data={"result": result, **fields},
+                               content_type="application/json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_a_submitted_annotation_is_written_with_every_region_and_value(
+        business_client, project, aperturedb, aperturedb_images, django_capture_on_commit_callbacks):
+    (task_id,) = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"])
+    create_target(business_client, aperturedb, project["id"])
+    result = [
+        box("b1", 10, 20, 30, 40, labels=("cat", "dog"), rotation=33.5),
+        {"id": "b1", "from_name": "note", "to_name": "photo", "type": "textarea", "value": {"text": ["fluffy"]}},
+        polygon("p1", [[0, 0], [50, 0], [50, 50]]),
+        {"from_name": "scene", "to_name": "photo", "type": "choices", "value": {"choices": ["indoor"]}},
+        {"from_name": "count", "to_name": "photo", "type": "number", "value": {"number": 3}},
+        {"from_name": "quality", "to_name": "photo", "type": "rating", "value": {"rating": 4}},
+    ]
+
+    annotation = annotate(business_client, task_id, result, django_capture_on_commit_callbacks, lead_time=12.5)
+
+    stored = stored_annotation(aperturedb.connector(), annotation["id"])
+    entity = stored["entity"]
+    assert entity["LS_task_id"] == task_id and entity["LS_project_id"] == project["id"]
+    assert entity["LS_completed_by"] == "business@pytest.net" and entity["LS_lead_time"] == 12.5
+    assert entity["LS_was_cancelled"] is False and entity["LS_ground_truth"] is False
+    assert entity["LS_created_at"]["_date"] and entity["LS_updated_at"]["_date"]
+    assert json.loads(entity["scene"]) == ["indoor"] and entity["count"] == 3 and entity["quality"] == 4
+    assert stored["data"]["result"] == result
+    cat = stored["boxes"]["b1"]
+    assert cat["_coordinates"] == {"x": 20.0, "y": 20.0, "width": 60.0, "height": 40.0}
+    assert cat["rotation"] == 33.5 and cat["_label"] == "cat" and json.loads(cat["LS_labels"]) == ["cat", "dog"]
+    assert json.loads(cat["note"]) == ["fluffy"]
+    assert stored["polygons"]["p1"]["_vertices"] == [[[0.0, 0.0], [100.0, 0.0], [100.0, 50.0]]]
+    assert len(stored["images"]) == 1
+
+
+def test_resaving_updates_in_place_and_removes_dropped_regions(
+        business_client, project, aperturedb, aperturedb_images, django_capture_on_commit_callbacks):
+    (task_id,) = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"])
+    create_target(business_client, aperturedb, project["id"])
+    annotation = annotate(business_client, task_id, [box("b1", 10, 10, 10, 10), polygon("p1", [[0, 0], [5, 0], [5, 5]]),
+                                                     {"from_name": "scene", "to_name": "photo", "type": "choices",
+                                                      "value": {"choices": ["indoor"]}}],
+                          django_capture_on_commit_callbacks)
+    connector = aperturedb.connector()
+    before = stored_annotation(connector, annotation["id"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = business_client.patch(f"/api/annotations/{annotation['id']}/",
+                                         data={"result": [box("b1", 50, 50, 10, 10, labels=("dog",))]},
+                                         content_type="application/json")
+    assert response.status_code == 200, response.content
+
+    after = stored_annotation(connector, annotation["id"])
+    assert after["entity"]["_uniqueid"] == before["entity"]["_uniqueid"]
+    assert after["boxes"]["b1"]["_uniqueid"] == before["boxes"]["b1"]["_uniqueid"]
+    assert after["boxes"]["b1"]["_coordinates"]["x"] == 100.0 and after["boxes"]["b1"]["_label"] == "dog"
+    assert after["polygons"] == {} and "scene" not in after["entity"]
+
+
+def test_deleted_annotations_are_removed_only_when_the_target_allows_it(
+        business_client, project, aperturedb, aperturedb_images, django_capture_on_commit_callbacks):
+    first, second = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"], count=2)
+    target = create_target(business_client, aperturedb, project["id"], can_delete_objects=False)
+    kept = annotate(business_client, first, [box("b", 1, 1, 1, 1)], django_capture_on_commit_callbacks)
+    connector = aperturedb.connector()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert business_client.delete(f"/api/annotations/{kept['id']}/").status_code == 204
+    assert stored_annotation(connector, kept["id"]) is not None
+
+    allowed = business_client.patch(f"/api/storages/export/aperturedb/{target['id']}",
+                                    data={"can_delete_objects": True}, content_type="application/json")
+    assert allowed.status_code == 200 and allowed.json()["can_delete_objects"] is True, allowed.content
+    removed = annotate(business_client, second, [box("b", 1, 1, 1, 1), polygon("p", [[0, 0], [1, 0], [1, 1]])],
+                       django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert business_client.delete(f"/api/annotations/{removed['id']}/").status_code == 204
+
+    assert stored_annotation(connector, removed["id"]) is None
+    answer, _ = connector.query([{"FindBoundingBox": {"constraints": {"LS_annotation_id": ["==", removed["id"]]},
+                                                      "results": {"count": True}}}])
+    assert answer[0]["FindBoundingBox"]["count"] == 0
+
+
+def test_sync_exports_every_annotation_of_the_project(business_client, project, aperturedb, aperturedb_images,
+                                                      django_capture_on_commit_callbacks):
+    task_ids = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"], count=3)
+    annotations = [annotate(business_client, t, [box("b", i, i, 5, 5)], django_capture_on_commit_callbacks)
+                   for i, t in enumerate(task_ids)]
+    target = create_target(business_client, aperturedb, project["id"])  # syncs on creation
+
+    synced = business_client.get(f"/api/storages/export/aperturedb/{target['id']}").json()
+
+    assert synced["status"] == "completed" and synced["last_sync_count"] == 3
+    connector = aperturedb.connector()
+    for index, annotation in enumerate(annotations):
+        assert stored_annotation(connector, annotation["id"])["boxes"]["b"]["_coordinates"]["x"] == index * 2
+
+
+def test_sync_reports_annotations_it_could_not_write(business_client, project, aperturedb, aperturedb_images,
+                                                     django_capture_on_commit_callbacks):
+    (task_id,) = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"])
+    annotate(business_client, task_id, [box("b", 1, 1, 1, 1)], django_capture_on_commit_callbacks)
+    imported = business_client.post(f"/api/projects/{project['id']}/import", data=[{"img": "http://example.com/a.png"}],
+                                    content_type="application/json")
+    assert imported.status_code == 201, imported.content
+    foreign_task = Task.objects.get(project_id=project["id"], data__img="http://example.com/a.png")
+    annotate(business_client, foreign_task.id, [box("b", 1, 1, 1, 1)], django_capture_on_commit_callbacks)
+
+    target = create_target(business_client, aperturedb, project["id"])
+    synced = business_client.get(f"/api/storages/export/aperturedb/{target['id']}").json()
+
+    assert synced["status"] == "completed_with_errors" and synced["last_sync_count"] == 1
+    assert f"task {foreign_task.id} has no image in the ApertureDB" in synced["traceback"]
