@@ -19,7 +19,7 @@ from typing import Iterable
 
 from ls_storage.conversion.annotations import BOX, MASK, POLYGON, REGION, AnnotationObjects, RegionObject
 
-from .connection import run_query
+from .connection import ApertureDBError, QueryFailed, run_query
 
 ANNOTATION_CLASS = "LS_annotation"
 REGION_CLASS = "LS_region"
@@ -142,6 +142,10 @@ def delete_annotation(connector, annotation_id: int) -> None:
 
 
 def probe_write(connector) -> None:
-    """Prove the account may write: add an entity and delete it again."""
-    run_query(connector, [{"AddEntity": {"_ref": 1, "class": PROBE_CLASS, "properties": {"probe": True}}},
-                          {"DeleteEntity": {"ref": 1}}])
+    """Prove the account may write: add an entity and delete it again (one transaction)."""
+    try:
+        run_query(connector, [{"AddEntity": {"_ref": 1, "class": PROBE_CLASS, "properties": {"probe": True}}},
+                              {"DeleteEntity": {"ref": 1}}])
+    except QueryFailed as error:
+        raise ApertureDBError(f"This ApertureDB user cannot write, which a target storage needs: {error}",
+                              "username") from None

@@ -33,6 +33,7 @@ class Accounts:
     def __init__(self, username: str = "admin", password: str = "admin", tokens: tuple[str, ...] = (),
                  session_ttl: int = 3600, refresh_ttl: int = 86400):
         self.passwords = {username: password}
+        self.read_only: set[str] = set()  # users whose role may only read
         self.tokens = {token: username for token in tokens}
         self.session_ttl = session_ttl
         self.refresh_ttl = refresh_ttl
@@ -40,6 +41,11 @@ class Accounts:
         self._sessions: dict[str, _Session] = {}
         self._refresh: dict[str, str] = {}  # refresh token -> session token
         self._lock = threading.Lock()
+
+    def add_user(self, username: str, password: str, read_only: bool = False) -> None:
+        self.passwords[username] = password
+        if read_only:
+            self.read_only.add(username)
 
     def add_token(self, username: str | None = None) -> str:
         token = new_token("adbp_")
@@ -92,9 +98,12 @@ class Accounts:
             "refresh_token_expires_in": self.refresh_ttl,
         }
 
-    def session_valid(self, token: str) -> bool:
+    def session_user(self, token: str) -> str | None:
+        """The user of a valid session token, None for a missing, unknown or expired one."""
         session = self._sessions.get(token)
-        return session is not None and session.expires >= time.monotonic()
+        if session is None or session.expires < time.monotonic():
+            return None
+        return session.username
 
     def expire_sessions(self) -> None:
         """Make every open session token expire now; refresh tokens stay valid."""

@@ -95,7 +95,8 @@ class Engine:
         self.store = store or Store()
         self.lock = threading.RLock()
 
-    def execute(self, query_json: str, blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+    def execute(self, query_json: str, blobs: list[bytes], read_only: bool = False) -> tuple[Any, list[bytes]]:
+        """Run one transaction; ``read_only``: the user's role may only read (Find*, GetStatus, GetSchema)."""
         try:
             query = json.loads(query_json)
         except ValueError as error:
@@ -111,6 +112,8 @@ class Engine:
                     for index, item in enumerate(query):
                         name, params = _command_of(item, index)
                         where = f"JSON Command {index} ({name})"
+                        if read_only and not (name.startswith("Find") or name in ("GetStatus", "GetSchema")):
+                            raise QueryError(f"{where}: permission denied: this user may only read")
                         unknown = set(params) - COMMANDS[name].allowed
                         if unknown:
                             raise QueryError(f"{where}: unsupported parameter {sorted(unknown)[0]!r}")

@@ -182,7 +182,8 @@ class TestServer:
         auth_answer = self._auth_answer(query_json)
         if auth_answer is not None:
             return wire.encode_answer(json.dumps(auth_answer), [])
-        if not self.accounts.session_valid(token):
+        username = self.accounts.session_user(token)
+        if username is None:
             return wire.encode_answer(json.dumps(NOT_AUTHENTICATED), [])
         with self._failure_lock:
             fail = self._failures_left > 0
@@ -190,7 +191,7 @@ class TestServer:
                 self._failures_left -= 1
         if fail:
             return wire.encode_answer(json.dumps({"status": -1, "info": "Injected failure (test server fault)"}), [])
-        answer, out_blobs = self.engine.execute(query_json, blobs)
+        answer, out_blobs = self.engine.execute(query_json, blobs, read_only=username in self.accounts.read_only)
         return wire.encode_answer(json.dumps(answer), out_blobs)
 
     def _auth_answer(self, query_json: str):

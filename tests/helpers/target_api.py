@@ -61,5 +61,5 @@ def stored_annotation(connector, annotation_id: int) -> dict | None:
         "polygons": {p["LS_id"]: p for p in answer[2]["FindPolygon"].get("entities") or []},
         "regions": {r["LS_id"]: r for r in answer[3]["FindEntity"].get("entities") or []},
         "images": [i["_uniqueid"] for i in answer[4]["FindImage"].get("entities") or []],
-        "data": json.loads(entities[0]["LS_data"]),
+        "data": json.loads(entities[0]["LS_data"]) if "LS_data" in entities[0] else None,
     }

@@ -230,3 +230,14 @@ def test_sdk_logs_in_again_when_its_refresh_token_expired(entity_class):
         address.server.expire_sessions()
         answer, _ = connector.query([{"AddEntity": {"class": entity_class}}])
         assert answer == [{"AddEntity": {"status": 0}}]
+
+
+def test_a_read_only_user_may_find_but_not_write(aperturedb_test_server):
+    aperturedb_test_server.server.accounts.add_user("reader", "secret-reader", read_only=True)
+    reader = aperturedb_test_server.connector(user="reader", password="secret-reader")
+
+    found, _ = reader.query([{"FindEntity": {"with_class": "Anything", "results": {"count": True}}}])
+    refused, _ = reader.query([{"AddEntity": {"class": "Anything"}}])
+
+    assert found[0]["FindEntity"]["status"] == 0
+    assert refused["status"] == -1 and "permission denied" in refused["info"]

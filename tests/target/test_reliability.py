@@ -1,0 +1,133 @@
+"""Writing back never gets in the annotator's way, survives ApertureDB outages and concurrent saves."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+from ls_storage.aperturedb.models import ApertureDBExportStorage
+from ls_storage.client.target import write_annotation
+from ls_storage.conversion.annotations import results_to_objects
+from ls_storage.testing.fixtures import TaggedImages
+
+from storage_api import storage_body
+from target_api import box, create_target, polygon, stored_annotation, sync, synced_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def submit(client, task_id: int, result: list, capture) -> int:
+    with capture(execute=True):
+        response = client.post(f"/api/tasks/{task_id}/annotations/", data={"result": result},
+                               content_type="application/json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def test_check_connection_proves_the_target_is_writable(business_client, project, aperturedb_test_server):
+    aperturedb_test_server.server.accounts.add_user("reader", "reader-password", read_only=True)
+    reader = storage_body(aperturedb_test_server, project["id"], username="reader", password="reader-password")
+
+    refused = business_client.post("/api/storages/export/aperturedb/validate", data=reader,
+                                   content_type="application/json")
+    as_source = business_client.post("/api/storages/aperturedb/validate", data=reader, content_type="application/json")
+    writer = business_client.post("/api/storages/export/aperturedb/validate",
+                                  data=storage_body(aperturedb_test_server, project["id"]),
+                                  content_type="application/json")
+
+    assert refused.status_code == 400 and "cannot write" in refused.content.decode()
+    assert "username" in refused.json().get("validation_errors", refused.json())
+    assert as_source.status_code == 200 and writer.status_code == 200
+    answer, _ = aperturedb_test_server.connector().query([{"FindEntity": {"with_class": "LS_storage_probe",
+                                                                          "results": {"count": True}}}])
+    assert answer[0]["FindEntity"]["count"] == 0
+
+
+def test_submits_succeed_while_aperturedb_is_down_and_reach_it_after_restart(
+        business_client, project, aperturedb_test_server, django_capture_on_commit_callbacks):
+    images = TaggedImages(aperturedb_test_server)
+    task_ids = synced_tasks(business_client, aperturedb_test_server, images, project["id"], count=4)
+    target = create_target(business_client, aperturedb_test_server, project["id"])
+    server = aperturedb_test_server.server
+
+    server.stop()
+    offline = [submit(business_client, t, [box("b", 1, 1, 5, 5)], django_capture_on_commit_callbacks)
+               for t in task_ids[:3]]
+    storage = ApertureDBExportStorage.objects.get(id=target["id"])
+    assert storage.meta["export_failures"] == 3 and storage.meta["export_pending"] is True
+    assert "export of annotation" in storage.meta["last_export_error"]
+
+    server.start()
+    online = submit(business_client, task_ids[3], [box("b", 2, 2, 5, 5)], django_capture_on_commit_callbacks)
+
+    connector = aperturedb_test_server.connector()
+    for annotation_id in offline + [online]:
+        assert stored_annotation(connector, annotation_id) is not None, annotation_id
+    assert ApertureDBExportStorage.objects.get(id=target["id"]).meta["export_pending"] is False
+
+
+def test_a_sync_writes_what_failed_while_aperturedb_was_down(business_client, project, aperturedb_test_server,
+                                                            django_capture_on_commit_callbacks):
+    images = TaggedImages(aperturedb_test_server)
+    task_ids = synced_tasks(business_client, aperturedb_test_server, images, project["id"], count=2)
+    target = create_target(business_client, aperturedb_test_server, project["id"])
+    aperturedb_test_server.server.stop()
+    offline = [submit(business_client, t, [box("b", 1, 1, 5, 5)], django_capture_on_commit_callbacks) for t in task_ids]
+    aperturedb_test_server.server.start()
+
+    response = business_client.post(f"/api/storages/export/aperturedb/{target['id']}/sync")
+
+    assert response.status_code == 200, response.content
+    connector = aperturedb_test_server.connector()
+    assert all(stored_annotation(connector, a) is not None for a in offline)
+    synced = ApertureDBExportStorage.objects.get(id=target["id"])
+    assert synced.status == "completed" and synced.last_sync_count == 2 and synced.meta["export_pending"] is False
+
+
+def version(number: int) -> list[dict]:
+    """One of several complete versions of an annotation: its boxes and polygons say which."""
+    rng = random.Random(number)
+    boxes = [box(f"b{i}", number, i, 5, 5) for i in range(rng.randint(1, 4))]
+    polygons = [polygon(f"p{i}", [[number, 0], [number + 1, 0], [number, 1]]) for i in range(rng.randint(0, 3))]
+    return boxes + polygons
+
+
+def test_sixteen_threads_saving_the_same_annotations_leave_each_in_one_complete_version(aperturedb):
+    images = TaggedImages(aperturedb)
+    image = images.add("shared.png", 200, 100)
+    annotation_ids = [10_000_000 + random.randrange(10**6) * 10 + i for i in range(4)]
+    errors = []
+
+    def save_many(thread: int) -> None:
+        connector = aperturedb.connector()
+        rng = random.Random(thread)
+        try:
+            for step in range(6):
+                annotation_id = annotation_ids[(thread + step) % len(annotation_ids)]
+                number = rng.randrange(1, 50)
+                write_annotation(connector, image, annotation_id, {"LS_version": number},
+                                 results_to_objects(version(number), None, None))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=save_many, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    connector = aperturedb.connector()
+    for annotation_id in annotation_ids:
+        stored = stored_annotation(connector, annotation_id)  # asserts a single entity
+        assert stored is not None, annotation_id
+        number = stored["entity"]["LS_version"]
+        expected = version(number)
+        assert sorted(stored["boxes"]) == sorted(r["id"] for r in expected if r["type"] == "rectanglelabels")
+        assert sorted(stored["polygons"]) == sorted(r["id"] for r in expected if r["type"] == "polygonlabels")
+        assert all(b["_coordinates"]["x"] == number * 2 for b in stored["boxes"].values())
+        assert all(p["_vertices"][0][0][0] == number * 2 for p in stored["polygons"].values())
+        answer, _ = connector.query([{"FindBoundingBox": {"constraints": {"LS_annotation_id": ["==", annotation_id]},
+                                                          "results": {"count": True}}}])
+        assert answer[0]["FindBoundingBox"]["count"] == len(stored["boxes"])  # no orphaned duplicates
