@@ -135,6 +135,10 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
         _("remove missing tasks"), default=False,
         help_text="On sync, delete unannotated tasks whose image is gone from ApertureDB or no longer matches",
     )
+    import_annotations = models.BooleanField(
+        _("import annotations"), default=False,
+        help_text="New tasks get the Label Studio annotations stored in ApertureDB for their image",
+    )
     sync_run = models.PositiveIntegerField(default=0, help_text="Number of syncs started")
 
     def selection(self, with_regions: bool | None = None) -> ImageSelection:
@@ -144,6 +148,7 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
             with_regions=self.predictions if with_regions is None else with_regions,
             region_constraints=self.pred_constraints or None,
             limit=self.limit or None,
+            with_annotations=self.import_annotations,
         )
 
     def check_access(self, connector) -> None:

@@ -19,10 +19,11 @@ from django.db import transaction
 from django.db.models import Max
 from fsm.functions import backfill_fsm_states_for_tasks
 from rest_framework.exceptions import ValidationError
-from tasks.models import Prediction, Task
+from tasks.models import Annotation, Prediction, Task
 
 from ls_storage.client.connection import ApertureDBError
 from ls_storage.client.source import ImageRecord, iter_image_pages
+from ls_storage.conversion.annotations import ConversionError, stored_results
 from ls_storage.conversion.predictions import Conversion, ImageTargets, LabelConfigError, image_predictions, image_targets
 
 from .models import ApertureDBImportStorageLink, image_uri
@@ -39,6 +40,7 @@ class SyncCounts:
     missing_kept: int = 0
     skipped_labels: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    annotations_imported: int = 0
 
     def meta(self) -> dict:
         return {
@@ -49,6 +51,7 @@ class SyncCounts:
             "tasks_missing_kept": self.missing_kept,
             "regions_skipped": sum(self.skipped_labels.values()),
             "skipped_labels": dict(sorted(self.skipped_labels.items())),
+            "annotations_imported": self.annotations_imported,
         }
 
 
@@ -60,6 +63,7 @@ class ImageTask:
     data: dict
     predictions: list[dict]
     digest: str
+    record: ImageRecord
 
 
 def image_task(storage, record: ImageRecord, targets: ImageTargets, counts: SyncCounts) -> ImageTask:
@@ -72,7 +76,7 @@ def image_task(storage, record: ImageRecord, targets: ImageTargets, counts: Sync
     for label, count in conversion.skipped_labels.items():
         counts.skipped_labels[label] = counts.skipped_labels.get(label, 0) + count
     digest = hashlib.sha256(json.dumps([data, conversion.predictions], sort_keys=True).encode()).hexdigest()
-    return ImageTask(record.uniqueid, data, conversion.predictions, digest)
+    return ImageTask(record.uniqueid, data, conversion.predictions, digest, record)
 
 
 def sync_source_storage(storage) -> None:
@@ -121,7 +125,7 @@ def _sync_page(storage, image_tasks: list[ImageTask], seen: list[str], run: int,
         new = [item for item in image_tasks if item.key not in existing]
         changed = [item for item in image_tasks if item.key in existing and existing[item.key].digest != item.digest]
         if new:
-            _create_tasks(storage, project, new, run)
+            _create_tasks(storage, project, new, run, counts)
         if changed:
             _update_tasks(project, changed, existing, run)
         ApertureDBImportStorageLink.objects.filter(storage=storage, key__in=seen).update(sync_run=run)
@@ -130,7 +134,7 @@ def _sync_page(storage, image_tasks: list[ImageTask], seen: list[str], run: int,
     counts.unchanged += len(image_tasks) - len(new) - len(changed)
 
 
-def _create_tasks(storage, project, items: list[ImageTask], run: int) -> None:
+def _create_tasks(storage, project, items: list[ImageTask], run: int, counts: SyncCounts) -> None:
     first_inner_id = (project.tasks.aggregate(last=Max("inner_id"))["last"] or 0) + 1
     tasks = Task.objects.bulk_create([
         Task(project=project, data=item.data, overlap=project.maximum_annotations, inner_id=first_inner_id + i,
@@ -142,6 +146,8 @@ def _create_tasks(storage, project, items: list[ImageTask], run: int) -> None:
         for task, item in zip(tasks, items)
     ])
     _create_predictions(project, [(task.id, item) for task, item in zip(tasks, items)])
+    if storage.import_annotations:
+        _import_annotations(project, [(task.id, item) for task, item in zip(tasks, items)], counts)
 
 
 def _create_predictions(project, pairs: list[tuple[int, ImageTask]]) -> None:
@@ -151,6 +157,33 @@ def _create_predictions(project, pairs: list[tuple[int, ImageTask]]) -> None:
         for task_id, item in pairs
         for prediction in item.predictions
     ])
+
+
+def _import_annotations(project, pairs: list[tuple[int, ImageTask]], counts: SyncCounts) -> None:
+    """Annotations stored in ApertureDB by another project become annotations of the new tasks."""
+    emails = {a.properties.get("LS_completed_by") for _, item in pairs for a in item.record.annotations}
+    users = dict(project.organization.users.filter(email__in=emails - {None, ""}).values_list("email", "id"))
+    annotations = []
+    for task_id, item in pairs:
+        for stored in item.record.annotations:
+            if stored.properties.get("LS_project_id") == project.id:
+                continue  # this project's own work, already here
+            try:
+                result = stored_results(stored.objects, item.record.width, item.record.height)
+            except ConversionError as error:
+                counts.errors.append(f"annotation {stored.properties.get('LS_id')} of image {item.key}: {error}")
+                continue
+            annotations.append(Annotation(
+                task_id=task_id, project=project, result=result,
+                completed_by_id=users.get(stored.properties.get("LS_completed_by"), project.created_by_id),
+                was_cancelled=bool(stored.properties.get("LS_was_cancelled")),
+                ground_truth=bool(stored.properties.get("LS_ground_truth")),
+                lead_time=stored.properties.get("LS_lead_time"),
+            ))
+    if annotations:
+        Annotation.objects.bulk_create(annotations)
+        project.update_tasks_counters_and_is_labeled(Task.objects.filter(id__in={a.task_id for a in annotations}))
+        counts.annotations_imported += len(annotations)
 
 
 def _update_tasks(project, items: list[ImageTask], links: dict, run: int) -> None:

@@ -14,6 +14,7 @@ from typing import Iterator
 from PIL import Image, UnidentifiedImageError
 
 from .connection import run_query
+from .target import StoredAnnotation, parse_annotations, read_annotations_commands
 
 PAGE_SIZE = 1000
 WIDTH, HEIGHT = "adb_image_width", "adb_image_height"
@@ -37,6 +38,7 @@ class ImageRecord:
     boxes: list[dict] = field(default_factory=list)
     polygons: list[dict] = field(default_factory=list)
     error: str | None = None  # why this image cannot become a task
+    annotations: list[StoredAnnotation] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class ImageSelection:
     with_regions: bool = True
     region_constraints: dict | None = None
     limit: int | None = None
+    with_annotations: bool = False  # Label Studio annotations stored in ApertureDB (LS_annotation)
 
 
 def _page_query(selection: ImageSelection, offset: int, size: int) -> list:
@@ -68,6 +71,8 @@ def _page_query(selection: ImageSelection, offset: int, size: int) -> list:
             common["constraints"] = selection.region_constraints
         query.append({"FindBoundingBox": {**common, "coordinates": True}})
         query.append({"FindPolygon": {**common, "vertices": True}})
+    if selection.with_annotations:
+        query.extend(read_annotations_commands(image_ref=1, annotation_ref=2))
     return query
 
 
@@ -94,6 +99,10 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
             for record in records:
                 record.boxes = boxes.get(record.uniqueid, [])
                 record.polygons = polygons.get(record.uniqueid, [])
+        if selection.with_annotations:
+            stored = parse_annotations(answer[3 if selection.with_regions else 1:])
+            for record in records:
+                record.annotations = stored.get(record.uniqueid, [])
         _fill_missing_sizes(connector, [r for r in records if not (_is_size(r.width) and _is_size(r.height))])
         yield records
         if len(entities) < size:
@@ -137,5 +146,5 @@ def content_type(blob: bytes) -> str:
 def check_selection(connector, selection: ImageSelection) -> None:
     """Ask ApertureDB for one matching image, so that it judges the constraints as it will in a sync."""
     query = _page_query(ImageSelection(selection.constraints, (), selection.with_regions,
-                                       selection.region_constraints, 1), 0, 1)
+                                       selection.region_constraints, 1, selection.with_annotations), 0, 1)
     run_query(connector, query)

@@ -15,6 +15,7 @@ deleted, so re-saving updates in place and concurrent saves of one annotation en
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 from ls_storage.conversion.annotations import BOX, MASK, POLYGON, REGION, AnnotationObjects, RegionObject
@@ -149,3 +150,61 @@ def probe_write(connector) -> None:
     except QueryFailed as error:
         raise ApertureDBError(f"This ApertureDB user cannot write, which a target storage needs: {error}",
                               "username") from None
+
+
+# ---- reading annotations back (a source storage's "import annotations") -------------------------
+
+
+@dataclass
+class StoredAnnotation:
+    """An ``LS_annotation`` entity (its properties) and its regions, as read from ApertureDB."""
+
+    properties: dict
+    objects: AnnotationObjects
+
+
+_READ_REGIONS = [(BOX, "FindBoundingBox", {"coordinates": True, "labels": True}),
+                 (POLYGON, "FindPolygon", {"vertices": True, "labels": True}),
+                 (MASK, "FindBlob", {}),
+                 (REGION, "FindEntity", {"with_class": REGION_CLASS})]
+
+
+def read_annotations_commands(image_ref: int, annotation_ref: int) -> list:
+    """Commands finding the annotations of the images in ``image_ref`` and their regions, grouped."""
+    commands = [{"FindEntity": {
+        "_ref": annotation_ref, "with_class": ANNOTATION_CLASS, "group_by_source": True,
+        "is_connected_to": {"ref": image_ref, "connection_class": IMAGE_LINK, "direction": "out"},
+        "results": {"all_properties": True},
+    }}]
+    for _, find, extra in _READ_REGIONS:
+        commands.append({find: {"is_connected_to": {"ref": annotation_ref, "connection_class": REGION_LINK,
+                                                    "direction": "out"},
+                                "group_by_source": True, "results": {"all_properties": True}, **extra}})
+    return commands
+
+
+def parse_annotations(answers: list[dict]) -> dict[str, list[StoredAnnotation]]:
+    """The answers to :func:`read_annotations_commands`, as annotations per image ``_uniqueid``."""
+    regions: dict[str, list[RegionObject]] = {}
+    for (kind, find, _), answer in zip(_READ_REGIONS, answers[1:]):
+        for annotation_uniqueid, entities in (answer[find].get("entities") or {}).items():
+            regions.setdefault(annotation_uniqueid, []).extend(_region_of(kind, entity) for entity in entities)
+    by_image: dict[str, list[StoredAnnotation]] = {}
+    for image_uniqueid, entities in (answers[0]["FindEntity"].get("entities") or {}).items():
+        for entity in entities:
+            properties = {k: v for k, v in entity.items() if not k.startswith("_")}
+            objects = AnnotationObjects(properties, regions.get(entity["_uniqueid"], []))
+            by_image.setdefault(image_uniqueid, []).append(StoredAnnotation(properties, objects))
+    return by_image
+
+
+def _region_of(kind: str, entity: dict) -> RegionObject:
+    properties = {k: v for k, v in entity.items() if not k.startswith("_")}
+    rectangle = polygons = None
+    if kind == BOX:
+        c = entity["_coordinates"]
+        rectangle = (c["x"], c["y"], c["width"], c["height"])
+    elif kind == POLYGON:
+        polygons = [[tuple(vertex) for vertex in polygon] for polygon in entity["_vertices"]]
+    return RegionObject(kind=kind, region_id=str(properties.get("LS_id")), label=entity.get("_label"),
+                        properties=properties, rectangle=rectangle, polygons=polygons)

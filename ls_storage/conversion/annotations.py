@@ -291,3 +291,21 @@ def objects_to_results(objects: AnnotationObjects, width: float, height: float) 
     results.extend(_get_values(objects.properties, None))
     results.extend(json.loads(objects.properties.get("LS_other_results") or "[]"))
     return results
+
+
+def stored_results(objects: AnnotationObjects, width: float, height: float) -> list[dict]:
+    """Results of an annotation read back from ApertureDB.
+
+    From its region objects; from the full annotation JSON (``LS_data``) when the regions were not
+    written by this plugin (ApertureData's own integration stores regions without ``LS_type``).
+    """
+    try:
+        return objects_to_results(objects, width, height)
+    except (KeyError, ValueError, TypeError):
+        try:
+            data = json.loads(objects.properties.get("LS_data") or "null")
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("result"), list):
+            return data["result"]
+        raise ConversionError("the stored annotation has neither regions written by ls_storage nor LS_data") from None

@@ -130,3 +130,46 @@ def test_sync_reports_annotations_it_could_not_write(business_client, project, a
 
     assert synced["status"] == "completed_with_errors" and synced["last_sync_count"] == 1
     assert f"task {foreign_task.id} has no image in the ApertureDB" in synced["traceback"]
+
+
+def test_keypoints_ellipses_and_masks_are_stored_and_masks_read_back_as_masks(
+        business_client, aperturedb, aperturedb_images, django_capture_on_commit_callbacks):
+    import io
+
+    import numpy as np
+    from label_studio_sdk.converter.brush import mask2rle
+    from PIL import Image
+
+    config = """<View><Image name="photo" value="$img"/>
+      <KeyPointLabels name="kp" toName="photo"><Label value="nose"/></KeyPointLabels>
+      <EllipseLabels name="el" toName="photo"><Label value="eye"/></EllipseLabels>
+      <BrushLabels name="brush" toName="photo"><Label value="road"/></BrushLabels></View>"""
+    project = business_client.post("/api/projects/", data={"title": "shapes", "label_config": config},
+                                   content_type="application/json").json()
+    (task_id,) = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"], size=(40, 30))
+    create_target(business_client, aperturedb, project["id"])
+    mask = np.zeros((30, 40), dtype=np.uint8)
+    mask[3:9, 4:20] = 255
+    size = {"original_width": 40, "original_height": 30}
+    result = [
+        {"id": "k", "from_name": "kp", "to_name": "photo", "type": "keypointlabels", **size,
+         "value": {"x": 50, "y": 50, "width": 1.5, "keypointlabels": ["nose"]}},
+        {"id": "e", "from_name": "el", "to_name": "photo", "type": "ellipselabels", **size,
+         "value": {"x": 25, "y": 10, "radiusX": 10, "radiusY": 20, "rotation": 15, "ellipselabels": ["eye"]}},
+        {"id": "m", "from_name": "brush", "to_name": "photo", "type": "brushlabels", **size,
+         "value": {"format": "rle", "rle": mask2rle(mask), "brushlabels": ["road"]}},
+    ]
+
+    annotation = annotate(business_client, task_id, result, django_capture_on_commit_callbacks)
+
+    connector = aperturedb.connector()
+    stored = stored_annotation(connector, annotation["id"])
+    assert (stored["regions"]["k"]["x"], stored["regions"]["k"]["y"], stored["regions"]["k"]["label"]) == (20, 15, "nose")
+    assert (stored["regions"]["e"]["radius_x"], stored["regions"]["e"]["radius_y"]) == (4, 6)
+    answer, blobs = connector.query([
+        {"FindEntity": {"_ref": 1, "with_class": "LS_annotation", "constraints": {"LS_id": ["==", annotation["id"]]}}},
+        {"FindBlob": {"is_connected_to": {"ref": 1, "connection_class": "LS_annotation_region"}, "blobs": True,
+                      "results": {"list": ["LS_id", "label"]}}},
+    ])
+    assert answer[1]["FindBlob"]["entities"][0]["label"] == "road"
+    assert (np.array(Image.open(io.BytesIO(blobs[0]))) == mask).all()
