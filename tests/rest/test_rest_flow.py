@@ -66,3 +66,48 @@ def test_rest_sync_on_postgres_runs_in_an_rq_worker(production, aperturedb, aper
     again = wait_for_sync(production, storage["id"])
     assert again["last_sync_count"] == 0 and again["meta"]["tasks_existed"] == 2
     assert production.call("GET", f"/api/projects/{project['id']}/")["task_number"] == 2
+
+
+def test_rest_annotations_reach_aperturedb_through_the_worker(production, aperturedb, aperturedb_images):
+    from target_api import box, stored_annotation
+
+    images = aperturedb_images
+    image = images.add("c.png", 200, 100)
+    connection = {"hostname": aperturedb.host, "port": aperturedb.port, "username": aperturedb.username,
+                  "password": aperturedb.password, "token": aperturedb.token, "use_ssl": aperturedb.use_ssl,
+                  "ca_cert": open(aperturedb.ca_cert).read() if aperturedb.ca_cert else ""}
+    project = production.call("POST", "/api/projects/", {"title": "REST export", "label_config": LABEL_CONFIG})
+    source = production.call("POST", "/api/storages/aperturedb/", {"project": project["id"], **connection,
+                                                                    "constraints": images.constraints})
+    production.call("POST", f"/api/storages/aperturedb/{source['id']}/sync")
+    wait_for_sync(production, source["id"])
+    target = production.call("POST", "/api/storages/export/aperturedb", {"project": project["id"], **connection,
+                                                                          "can_delete_objects": True})
+    (task,) = production.call("GET", f"/api/tasks/?project={project['id']}")["tasks"]
+    result = [{**box("r1", 10, 20, 30, 40), "from_name": "label", "to_name": "image"}]
+
+    started = time.monotonic()
+    annotation = production.call("POST", f"/api/tasks/{task['id']}/annotations/", {"result": result})
+    submit_seconds = time.monotonic() - started
+    connector = aperturedb.connector()
+    stored = wait_until_stored(connector, annotation["id"], present=True)
+
+    assert submit_seconds < 5
+    assert stored["boxes"]["r1"]["_coordinates"] == {"x": 20.0, "y": 20.0, "width": 60.0, "height": 40.0}
+    assert stored["images"] == [image]
+    production.call("DELETE", f"/api/annotations/{annotation['id']}/")
+    wait_until_stored(connector, annotation["id"], present=False)
+    storage = production.call("GET", f"/api/storages/export/aperturedb/{target['id']}")
+    assert not storage["meta"].get("export_failures")
+
+
+def wait_until_stored(connector, annotation_id: int, present: bool, timeout: float = 60):
+    from target_api import stored_annotation
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stored = stored_annotation(connector, annotation_id)
+        if (stored is not None) == present:
+            return stored
+        time.sleep(0.3)
+    raise AssertionError(f"annotation {annotation_id} {'never reached' if present else 'stayed in'} ApertureDB")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from ls_storage.aperturedb.models import ApertureDBImportStorage
+from ls_storage.aperturedb.models import ApertureDBExportStorage, ApertureDBImportStorage
 from ls_storage.testing.certificates import ensure_certificates
 
 from storage_api import storage_body
@@ -31,14 +31,14 @@ def bad_settings(address, tmp_path):
         "no password or token": ({"password": "", "token": ""}, "password", "password or a token"),
         "constraints not JSON": ({"constraints": "{split: train"}, "constraints", "not valid JSON"),
         "constraints not an object": ({"constraints": "[1, 2]"}, "constraints", "JSON object"),
-        "unknown operator": ({"constraints": {"split": ["~=", "train"]}}, "constraints", "unknown operator"),
+        "constraints with an unknown operator": ({"constraints": {"split": ["~=", "train"]}}, "constraints", "unknown operator"),
         "bad prediction constraints": ({"pred_constraints": {"score": [">"]}}, "pred_constraints", "pairs"),
     }
 
 
 CASES = ["unreachable host", "unknown host", "TLS against a plain server", "CA that did not sign the server",
          "CA that is not PEM", "wrong password", "no password or token", "constraints not JSON",
-         "constraints not an object", "unknown operator", "bad prediction constraints"]
+         "constraints not an object", "constraints with an unknown operator", "bad prediction constraints"]
 
 
 def assert_names_field(response, field: str, words: str) -> None:
@@ -49,18 +49,27 @@ def assert_names_field(response, field: str, words: str) -> None:
     assert field in text and words in text, body
 
 
-@pytest.mark.parametrize("case", CASES)
+ENDPOINTS = {"source": ("/api/storages/aperturedb/", ApertureDBImportStorage),
+             "target": ("/api/storages/export/aperturedb", ApertureDBExportStorage)}
+
+
+# A target storage has no constraints; every connection case applies to both kinds.
+KIND_CASES = [("source", case) for case in CASES] + [("target", case) for case in CASES if "constraints" not in case]
+
+
+@pytest.mark.parametrize("kind, case", KIND_CASES)
 def test_create_and_validate_refuse_bad_settings_naming_the_field(business_client, project, aperturedb_test_server,
-                                                                    tmp_path, case):
+                                                                    tmp_path, case, kind):
     changes, field, words = bad_settings(aperturedb_test_server, tmp_path)[case]
     body = storage_body(aperturedb_test_server, project["id"], **changes)
+    url, model = ENDPOINTS[kind]
 
-    validated = business_client.post("/api/storages/aperturedb/validate", data=body, content_type="application/json")
-    created = business_client.post("/api/storages/aperturedb/", data=body, content_type="application/json")
+    validated = business_client.post(url.rstrip("/") + "/validate", data=body, content_type="application/json")
+    created = business_client.post(url, data=body, content_type="application/json")
 
     assert_names_field(validated, field, words)
     assert_names_field(created, field, words)
-    assert not ApertureDBImportStorage.objects.exists()
+    assert not model.objects.exists()
 
 
 def test_update_with_a_bad_setting_is_refused_and_keeps_the_stored_one(business_client, project,
