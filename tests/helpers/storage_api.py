@@ -31,3 +31,10 @@ def tasks_of(client, project_id: int) -> list[dict]:
     response = client.get(f"/api/tasks/?project={project_id}&fields=all&page_size=1000")
     assert response.status_code == 200, response.content
     return response.json()["tasks"]
+
+
+def create_project(client, title: str, label_config: str) -> dict:
+    response = client.post("/api/projects/", data={"title": title, "label_config": label_config},
+                           content_type="application/json")
+    assert response.status_code == 201, response.content
+    return response.json()

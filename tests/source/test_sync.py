@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tasks.models import Prediction, Task
 
-from storage_api import create_storage, sync, tasks_of
+from storage_api import create_project, create_storage, sync, tasks_of
 
 pytestmark = pytest.mark.django_db
 
@@ -146,10 +146,9 @@ def test_limit_caps_the_number_of_images_in_a_stable_order(business_client, proj
 
 
 def test_sync_of_a_project_without_an_image_tag_fails_with_a_readable_reason(business_client, aperturedb, images):
-    response = business_client.post("/api/projects/", data={"title": "text", "label_config":
-                                    '<View><Text name="t" value="$text"/></View>'}, content_type="application/json")
+    text_project = create_project(business_client, "text", '<View><Text name="t" value="$text"/></View>')
     images.add("a.png", 10, 10)
-    storage = create_storage(business_client, aperturedb, response.json()["id"], constraints=images.constraints)
+    storage = create_storage(business_client, aperturedb, text_project["id"], constraints=images.constraints)
 
     synced = sync(business_client, storage["id"])
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from storage_api import create_project
+
 LABEL_CONFIG = """
 <View>
   <Image name="photo" value="$img"/>
@@ -25,7 +27,4 @@ def export_in_the_request(monkeypatch):
 
 @pytest.fixture
 def project(business_client):
-    response = business_client.post("/api/projects/", data={"title": "ApertureDB target", "label_config": LABEL_CONFIG},
-                                    content_type="application/json")
-    assert response.status_code == 201, response.content
-    return response.json()
+    return create_project(business_client, "ApertureDB target", LABEL_CONFIG)

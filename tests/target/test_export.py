@@ -7,6 +7,7 @@ import json
 import pytest
 from tasks.models import Task
 
+from storage_api import create_project
 from target_api import box, create_target, polygon, stored_annotation, sync, synced_tasks
 
 pytestmark = pytest.mark.django_db
@@ -144,8 +145,7 @@ def test_keypoints_ellipses_and_masks_are_stored_and_masks_read_back_as_masks(
       <KeyPointLabels name="kp" toName="photo"><Label value="nose"/></KeyPointLabels>
       <EllipseLabels name="el" toName="photo"><Label value="eye"/></EllipseLabels>
       <BrushLabels name="brush" toName="photo"><Label value="road"/></BrushLabels></View>"""
-    project = business_client.post("/api/projects/", data={"title": "shapes", "label_config": config},
-                                   content_type="application/json").json()
+    project = create_project(business_client, "shapes", config)
     (task_id,) = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"], size=(40, 30))
     create_target(business_client, aperturedb, project["id"])
     mask = np.zeros((30, 40), dtype=np.uint8)

@@ -6,7 +6,7 @@ import pytest
 from projects.models import Project
 from tasks.models import Annotation, Task
 
-from storage_api import create_storage
+from storage_api import create_project, create_storage
 from target_api import box, create_target, polygon, sync, synced_tasks
 
 pytestmark = pytest.mark.django_db
@@ -43,8 +43,7 @@ def test_a_new_project_on_the_same_images_starts_with_the_earlier_annotations(
                                         content_type="application/json")
     assert response.status_code == 201, response.content
 
-    second = business_client.post("/api/projects/", data={"title": "again", "label_config": project["label_config"]},
-                                  content_type="application/json").json()
+    second = create_project(business_client, "again", project["label_config"])
     storage = create_storage(business_client, aperturedb, second["id"], constraints=aperturedb_images.constraints,
                              import_annotations=True, predictions=False)
     synced = sync(business_client, storage["id"])
