@@ -44,3 +44,12 @@ if _redis_url:
         name: {"URL": _redis_url, "DEFAULT_TIMEOUT": queue.get("DEFAULT_TIMEOUT", 180)}
         for name, queue in RQ_QUEUES.items()  # noqa: F405
     }
+
+# The storage settings UI. Label Studio's frontend has two: a newer one whose provider list is compiled
+# into its JavaScript bundle (so it cannot show a plugin's storage type), and the older one built from
+# GET /api/storages/types and each type's form_layout.yml. The bundle forces the newer one whenever the
+# frontend's Sentry environment is exactly "opensource"; otherwise it follows the feature flag
+# fflag_feat_bros_193_new_cloud_storage_providers_short, which is off. Renaming that environment is the
+# one switch outside Label Studio's files, and leaves the choice with Label Studio's own flag system.
+if FRONTEND_SENTRY_ENVIRONMENT == "opensource":  # noqa: F405
+    FRONTEND_SENTRY_ENVIRONMENT = "opensource-aperturedb"
