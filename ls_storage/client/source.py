@@ -18,7 +18,7 @@ from .target import StoredAnnotation, parse_annotations, read_annotations_comman
 
 PAGE_SIZE = 1000
 WIDTH, HEIGHT = "adb_image_width", "adb_image_height"
-REGION_PROPERTIES = ["rotation", "score", "model_version"]
+REGION_PROPERTIES = ["rotation", "score", "model_version", "LS_annotation_id"]
 CONTENT_TYPES = [
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -97,8 +97,8 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
             boxes = answer[1]["FindBoundingBox"].get("entities") or {}
             polygons = answer[2]["FindPolygon"].get("entities") or {}
             for record in records:
-                record.boxes = boxes.get(record.uniqueid, [])
-                record.polygons = polygons.get(record.uniqueid, [])
+                record.boxes = _predicted(boxes.get(record.uniqueid, []))
+                record.polygons = _predicted(polygons.get(record.uniqueid, []))
         if selection.with_annotations:
             stored = parse_annotations(answer[3 if selection.with_regions else 1:])
             for record in records:
@@ -108,6 +108,11 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
         if len(entities) < size:
             return
         offset += len(entities)
+
+
+def _predicted(regions: list[dict]) -> list[dict]:
+    """Regions that are not annotations written back by a target storage (those carry LS_annotation_id)."""
+    return [region for region in regions if region.get("LS_annotation_id") is None]
 
 
 def _is_size(value) -> bool:

@@ -7,7 +7,7 @@ import json
 import pytest
 from tasks.models import Task
 
-from storage_api import create_project
+from storage_api import create_project, create_storage
 from target_api import box, create_target, polygon, stored_annotation, sync, synced_tasks
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +173,22 @@ def test_keypoints_ellipses_and_masks_are_stored_and_masks_read_back_as_masks(
     ])
     assert answer[1]["FindBlob"]["entities"][0]["label"] == "road"
     assert (np.array(Image.open(io.BytesIO(blobs[0]))) == mask).all()
+
+
+def test_resync_of_the_source_does_not_turn_exported_annotation_regions_into_predictions(
+        business_client, project, aperturedb, aperturedb_images, django_capture_on_commit_callbacks):
+    from tasks.models import Prediction
+
+    aperturedb_images.add("a.png", 200, 100, boxes=[((10, 10, 20, 20), "cat", {})])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=aperturedb_images.constraints)
+    sync(business_client, storage["id"])
+    (task_id,) = Task.objects.filter(project_id=project["id"]).values_list("id", flat=True)
+    create_target(business_client, aperturedb, project["id"])
+    annotate(business_client, task_id, [box("mine", 50, 50, 10, 10), polygon("p", [[0, 0], [9, 0], [9, 9]])],
+             django_capture_on_commit_callbacks)
+
+    resynced = sync(business_client, storage["id"])
+
+    assert resynced["meta"]["tasks_updated"] == 0
+    (prediction,) = Prediction.objects.filter(task_id=task_id)
+    assert [r["value"]["x"] for r in prediction.result] == [5.0]

@@ -1,0 +1,210 @@
+"""Benchmark: syncing N images with 10 boxes each, against Label Studio's own ways in, in one run.
+
+For each database (SQLite, PostgreSQL) and each N, with a fresh ``label-studio start`` (plugin settings,
+no Redis: syncs run inside the request, as in stock open-source Label Studio):
+
+- full sync of an ApertureDB source storage (test server over TLS, ``--synthetic N --boxes 10``);
+- re-sync with nothing changed, then with 1% new images;
+- Label Studio's JSON import (``POST /api/projects/{id}/import``) of identical tasks and predictions,
+  built with the plugin's own conversion code, in chunks of 10,000 tasks;
+- Label Studio's LocalFiles storage sync of N image files (up to ``--localfiles-max``);
+- peak RSS (VmHWM) of the Label Studio process right after the full sync, and the CPU seconds the
+  test server spent during the sync (its share of the sync time).
+
+Run: ``.venv/bin/python benchmarks/bench_sync.py --sizes 10000 100000 --databases sqlite postgresql``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "helpers"))
+os.environ.setdefault("ADB_LOG_FILE", "")
+
+from services import free_port, label_studio, postgres  # noqa: E402
+
+from ls_storage.client.connection import ConnectionSettings, open_connector  # noqa: E402
+from ls_storage.client.source import ImageSelection, iter_image_pages  # noqa: E402
+from ls_storage.conversion.predictions import image_predictions, image_targets  # noqa: E402
+from ls_storage.testing.seeding import synthetic_image  # noqa: E402
+
+LABEL_CONFIG = """<View><Image name="image" value="$image"/>
+<RectangleLabels name="label" toName="image">
+<Label value="cat"/><Label value="dog"/><Label value="car"/><Label value="person"/><Label value="bicycle"/>
+</RectangleLabels></View>"""
+IMPORT_CHUNK = 10_000
+
+
+@contextmanager
+def aperturedb_server(images: int, cert_dir: str):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ls_storage.testing.server", "--port", str(port), "--cert-dir", cert_dir,
+         "--synthetic", str(images), "--boxes", "10"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:
+        if "listening" in line:
+            break
+    try:
+        yield process, port
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    found = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(found.group(1)) / 1024
+
+
+def label_studio_pid(port: int) -> int:
+    # `label-studio start` serves from the process it starts; find it by its listening port.
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    return int(re.search(r"pid=(\d+)", out).group(1))
+
+
+def timed(function):
+    started = time.perf_counter()
+    result = function()
+    return time.perf_counter() - started, result
+
+
+def identical_tasks(settings: ConnectionSettings) -> list[dict]:
+    """The tasks and predictions the sync makes, built with the plugin's own conversion code."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ls_storage.settings")
+    import django
+
+    django.setup()
+    from core.label_config import parse_config
+
+    targets = image_targets(parse_config(LABEL_CONFIG))
+    connector = open_connector(settings)
+    tasks = []
+    for page in iter_image_pages(connector, ImageSelection()):
+        for record in page:
+            conversion = image_predictions(record.boxes, record.polygons, record.width, record.height, targets)
+            tasks.append({"data": {"image": f"aperturedb://0/{record.uniqueid}"}, "predictions": conversion.predictions})
+    return tasks
+
+
+def add_new_images(settings: ConnectionSettings, count: int, start: int) -> None:
+    connector = open_connector(settings)
+    for first in range(0, count, 100):
+        query, blobs = [], []
+        for index in range(start + first, start + min(count, first + 100)):
+            query.append({"AddImage": {"_ref": len(blobs) + 1, "properties": {"number": index}}})
+            blobs.append(synthetic_image(index, 64, 48))
+            ref = len(blobs)
+            for box in range(10):
+                query.append({"AddBoundingBox": {"image_ref": ref, "label": "cat",
+                                                 "rectangle": {"x": box, "y": box, "width": 5, "height": 5}}})
+        answer, _ = connector.query(query, blobs)
+        assert isinstance(answer, list), answer
+
+
+def write_files(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        (folder / f"{index:07d}.png").write_bytes(synthetic_image(index, 64, 48))
+
+
+def run(database: str, images: int, localfiles_max: int, work: Path, cert_dir: str) -> dict:
+    figures: dict = {"database": database, "images": images}
+    with ExitStack() as stack:
+        environment = {"LOCAL_FILES_SERVING_ENABLED": "true", "LOCAL_FILES_DOCUMENT_ROOT": str(work)}
+        if database == "postgresql":
+            environment.update(stack.enter_context(postgres()))
+        adb_process, adb_port = stack.enter_context(aperturedb_server(images, cert_dir))
+        data_dir = work / f"ls-{database}-{images}"
+        data_dir.mkdir()
+        client = stack.enter_context(label_studio(environment, data_dir))
+        pid = label_studio_pid(int(client.url.rsplit(":", 1)[1]))
+        settings = ConnectionSettings("localhost", adb_port, "admin", "admin", ca_cert=Path(cert_dir, "ca.pem").read_text())
+        connection = {"hostname": "localhost", "port": adb_port, "username": "admin", "password": "admin",
+                      "ca_cert": settings.ca_cert}
+
+        project = client.call("POST", "/api/projects/", {"title": "sync", "label_config": LABEL_CONFIG})
+        storage = client.call("POST", "/api/storages/aperturedb/", {"project": project["id"], **connection})
+        figures["rss_before_mb"] = peak_rss_mb(pid)
+        adb_cpu = cpu_seconds(adb_process.pid)
+        figures["sync_s"], synced = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync"))
+        figures["adb_cpu_s"] = cpu_seconds(adb_process.pid) - adb_cpu
+        figures["rss_after_sync_mb"] = peak_rss_mb(pid)
+        state = client.call("GET", f"/api/storages/aperturedb/{storage['id']}")
+        assert state["status"] == "completed" and state["last_sync_count"] == images, state
+        figures["resync_unchanged_s"], _ = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync"))
+        add_new_images(settings, images // 100, images)
+        figures["resync_1pct_new_s"], _ = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync"))
+        state = client.call("GET", f"/api/storages/aperturedb/{storage['id']}")
+        assert state["last_sync_count"] == images // 100, state
+
+        tasks = identical_tasks(settings)[:images]
+        imported = client.call("POST", "/api/projects/", {"title": "import", "label_config": LABEL_CONFIG})
+        started = time.perf_counter()
+        for first in range(0, len(tasks), IMPORT_CHUNK):
+            client.call("POST", f"/api/projects/{imported['id']}/import", tasks[first:first + IMPORT_CHUNK])
+        figures["json_import_s"] = time.perf_counter() - started
+        del tasks
+
+        if images <= localfiles_max:
+            folder = work / f"files-{database}-{images}"
+            write_files(folder, images)
+            local = client.call("POST", "/api/projects/", {"title": "local", "label_config": LABEL_CONFIG})
+            local_storage = client.call("POST", "/api/storages/localfiles/", {
+                "project": local["id"], "path": str(folder), "use_blob_urls": True})
+            figures["localfiles_sync_s"], _ = timed(
+                lambda: client.call("POST", f"/api/storages/localfiles/{local_storage['id']}/sync"))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--localfiles-max", type=int, default=10_000,
+                        help="LocalFiles syncs ~200 tasks/s; larger N would take too long to compare")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "sync.json"))
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as temporary:
+        work = Path(temporary)
+        cert_dir = str(work / "certs")
+        for database in args.databases:
+            for images in args.sizes:
+                figures = run(database, images, args.localfiles_max, work, cert_dir)
+                results.append(figures)
+                print(json.dumps(figures), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1))
+    print_table(results)
+
+
+def print_table(results: list[dict]) -> None:
+    print("\n| database | N | full sync | JSON import | sync / import | LocalFiles sync | re-sync unchanged (% of full) "
+          "| re-sync +1% (% of full) | test server CPU share | peak RSS after sync |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for f in results:
+        local = f"{f['localfiles_sync_s']:.1f} s" if "localfiles_sync_s" in f else "—"
+        print(f"| {f['database']} | {f['images']} | {f['sync_s']:.1f} s | {f['json_import_s']:.1f} s "
+              f"| {f['sync_s'] / f['json_import_s']:.2f} | {local} "
+              f"| {f['resync_unchanged_s']:.2f} s ({100 * f['resync_unchanged_s'] / f['sync_s']:.1f}%) "
+              f"| {f['resync_1pct_new_s']:.2f} s ({100 * f['resync_1pct_new_s'] / f['sync_s']:.1f}%) "
+              f"| {100 * f['adb_cpu_s'] / f['sync_s']:.0f}% | {f['rss_after_sync_mb']:.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()
