@@ -15,8 +15,9 @@ import logging
 from dataclasses import dataclass, field
 
 from core.label_config import parse_config
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 from fsm.functions import backfill_fsm_states_for_tasks
 from rest_framework.exceptions import ValidationError
 from tasks.models import Annotation, Prediction, Task
@@ -57,11 +58,11 @@ class SyncCounts:
 
 @dataclass
 class ImageTask:
-    """What one image becomes in Label Studio."""
+    """What one image becomes in Label Studio; predictions as rows ready to insert."""
 
     key: str
     data: dict
-    predictions: list[dict]
+    predictions: list[tuple[str, float | None, str]]  # (result as JSON, score, model version)
     digest: str
     record: ImageRecord
 
@@ -75,8 +76,10 @@ def image_task(storage, record: ImageRecord, targets: ImageTargets, counts: Sync
     )
     for label, count in conversion.skipped_labels.items():
         counts.skipped_labels[label] = counts.skipped_labels.get(label, 0) + count
-    digest = hashlib.sha256(json.dumps([data, conversion.predictions], sort_keys=True).encode()).hexdigest()
-    return ImageTask(record.uniqueid, data, conversion.predictions, digest, record)
+    # Each result is serialised once: for the database and for the digest that tells changes apart.
+    rows = [(json.dumps(p["result"]), p.get("score"), p["model_version"]) for p in conversion.predictions]
+    digest = hashlib.sha256(repr((sorted(data.items()), rows)).encode()).hexdigest()
+    return ImageTask(record.uniqueid, data, rows, digest, record)
 
 
 def sync_source_storage(storage) -> None:
@@ -151,12 +154,19 @@ def _create_tasks(storage, project, items: list[ImageTask], run: int, counts: Sy
 
 
 def _create_predictions(project, pairs: list[tuple[int, ImageTask]]) -> None:
-    Prediction.objects.bulk_create([
-        Prediction(task_id=task_id, project=project, result=prediction["result"], score=prediction.get("score"),
-                   model_version=prediction["model_version"])
-        for task_id, item in pairs
-        for prediction in item.predictions
-    ])
+    """One multi-row insert, as bulk_create would do, without the ORM preparing every field of every row."""
+    rows = [(result, score, version, task_id) for task_id, item in pairs for result, score, version in item.predictions]
+    if not rows:
+        return
+    table = Prediction._meta.db_table
+    json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (result, score, model_version, task_id, project_id, mislabeling, created_at, "
+            f"updated_at) VALUES ({json_value}, %s, %s, %s, %s, 0.0, %s, %s)",
+            [(result, score, version, task_id, project.id, now, now) for result, score, version, task_id in rows],
+        )
 
 
 def _import_annotations(project, pairs: list[tuple[int, ImageTask]], counts: SyncCounts) -> None:
