@@ -212,6 +212,8 @@ def test_3_check_connection_reports_success_and_readable_errors(page, adb_server
         change()
         check_connection(page, modal, 400)
         dialog = error_dialog(page)
+        page.wait_for_timeout(1000)
+        print("DEBUG", problem, page.evaluate("() => [...document.querySelectorAll('.lsf-modal-ls')].map(m => m.className + ' :: ' + m.innerText.slice(0, 80).replace(/\\n/g, '|'))"))
         expect(dialog, problem).to_be_visible()
         for word in words:
             expect(dialog, problem).to_contain_text(word)
