@@ -28,15 +28,19 @@ def _threads() -> int:
 
 
 def _run_in_background(function, *args) -> None:
+    """Hand the work over; runs in the annotator's request (on commit), so nothing may escape from here."""
     global _executor
-    if redis_connected():
-        start_job_async_or_sync(function, *args, queue_name="low")
-    elif _threads() > 0:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="aperturedb-export")
-        _executor.submit(_in_own_connection, function, *args)
-    else:
-        function(*args)
+    try:
+        if redis_connected():
+            start_job_async_or_sync(function, *args, queue_name="low")
+        elif _threads() > 0:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="aperturedb-export")
+            _executor.submit(_in_own_connection, function, *args)
+        else:
+            function(*args)
+    except Exception:  # noqa: BLE001 - a Sync writes what could not be handed over
+        logger.exception("ApertureDB export: %s%s could not run", function.__name__, args)
 
 
 def _in_own_connection(function, *args) -> None:
@@ -77,6 +81,7 @@ def export_annotation(storage_id: int, annotation_id: int) -> None:
         return
     if not _attempt(storage, annotation):
         return
+    retry_deletions(storage)
     if storage.meta.get("export_pending"):
         pending = list(pending_annotations(storage)[:PENDING_BATCH])
         succeeded = all([_attempt(storage, item) for item in pending])
@@ -94,6 +99,27 @@ def remove_annotation(storage_id: int, annotation_id: int) -> None:
         storage.delete_annotation_by_id(annotation_id)
     except Exception as error:  # noqa: BLE001 - never let ApertureDB reach the annotator
         _record_failure(storage, annotation_id, error, "delete")
+        _change_pending_deletions(storage, lambda pending: sorted({*pending, annotation_id}))
+        return
+    retry_deletions(storage)
+
+
+def retry_deletions(storage) -> None:
+    """Deletions that failed earlier: the annotations are gone from Label Studio, so only this remembers them."""
+    for annotation_id in list(storage.pending_deletions):
+        try:
+            storage.delete_annotation_by_id(annotation_id)
+        except Exception:  # noqa: BLE001 - still pending; tried again next time
+            return
+        _change_pending_deletions(storage, lambda pending, done=annotation_id: [i for i in pending if i != done])
+
+
+def _change_pending_deletions(storage, change) -> None:
+    with transaction.atomic():
+        current = type(storage).objects.select_for_update().only("id", "pending_deletions").get(id=storage.id)
+        current.pending_deletions = change(list(current.pending_deletions or []))
+        current.save(update_fields=["pending_deletions"])
+    storage.pending_deletions = current.pending_deletions
 
 
 def _attempt(storage, annotation) -> bool:

@@ -274,6 +274,11 @@ class ExportItem:
 
 
 class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
+    # Not in ``meta``: Label Studio resets ``meta`` whenever a sync is queued.
+    pending_deletions = models.JSONField(
+        default=list, blank=True, help_text="Annotations deleted in Label Studio whose removal from ApertureDB failed"
+    )
+
     def check_access(self, connector) -> None:
         probe_write(connector)
         ensure_indexes(connector)
@@ -315,7 +320,10 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
 
     def save_annotations(self, annotations):
         """Sync: every annotation, writes in parallel; failures are counted and reported, never lost."""
+        from .export import retry_deletions
+
         self.info_set_in_progress()
+        retry_deletions(self)
         value_properties = self.value_properties()
         total = annotations.count()
         written, errors = 0, []

@@ -96,3 +96,4 @@ class ApertureDBExportStorageSerializer(ApertureDBStorageSerializerMixin, Export
     class Meta:
         model = ApertureDBExportStorage
         fields = "__all__"
+        read_only_fields = ["pending_deletions"]

@@ -131,3 +131,22 @@ def test_sixteen_threads_saving_the_same_annotations_leave_each_in_one_complete_
         answer, _ = connector.query([{"FindBoundingBox": {"constraints": {"LS_annotation_id": ["==", annotation_id]},
                                                           "results": {"count": True}}}])
         assert answer[0]["FindBoundingBox"]["count"] == len(stored["boxes"])  # no orphaned duplicates
+
+
+def test_a_deletion_missed_while_aperturedb_was_down_happens_on_the_next_sync(
+        business_client, project, aperturedb_test_server, django_capture_on_commit_callbacks):
+    images = TaggedImages(aperturedb_test_server)
+    (task_id,) = synced_tasks(business_client, aperturedb_test_server, images, project["id"])
+    target = create_target(business_client, aperturedb_test_server, project["id"], can_delete_objects=True)
+    annotation_id = submit(business_client, task_id, [box("b", 1, 1, 5, 5)], django_capture_on_commit_callbacks)
+
+    aperturedb_test_server.server.stop()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert business_client.delete(f"/api/annotations/{annotation_id}/").status_code == 204
+    assert ApertureDBExportStorage.objects.get(id=target["id"]).pending_deletions == [annotation_id]
+    aperturedb_test_server.server.start()
+
+    assert business_client.post(f"/api/storages/export/aperturedb/{target['id']}/sync").status_code == 200
+
+    assert stored_annotation(aperturedb_test_server.connector(), annotation_id) is None
+    assert ApertureDBExportStorage.objects.get(id=target["id"]).pending_deletions == []
