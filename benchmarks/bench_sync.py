@@ -43,6 +43,7 @@ LABEL_CONFIG = """<View><Image name="image" value="$image"/>
 <Label value="cat"/><Label value="dog"/><Label value="car"/><Label value="person"/><Label value="bicycle"/>
 </RectangleLabels></View>"""
 IMPORT_CHUNK = 10_000
+LONG = 3600  # seconds a sync or import request may take (they run inside the request without Redis)
 
 
 @contextmanager
@@ -141,14 +142,14 @@ def run(database: str, images: int, localfiles_max: int, work: Path, cert_dir: s
         storage = client.call("POST", "/api/storages/aperturedb/", {"project": project["id"], **connection})
         figures["rss_before_mb"] = peak_rss_mb(pid)
         adb_cpu = cpu_seconds(adb_process.pid)
-        figures["sync_s"], synced = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync"))
+        figures["sync_s"], synced = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync", timeout=LONG))
         figures["adb_cpu_s"] = cpu_seconds(adb_process.pid) - adb_cpu
         figures["rss_after_sync_mb"] = peak_rss_mb(pid)
         state = client.call("GET", f"/api/storages/aperturedb/{storage['id']}")
         assert state["status"] == "completed" and state["last_sync_count"] == images, state
-        figures["resync_unchanged_s"], _ = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync"))
+        figures["resync_unchanged_s"], _ = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync", timeout=LONG))
         add_new_images(settings, images // 100, images)
-        figures["resync_1pct_new_s"], _ = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync"))
+        figures["resync_1pct_new_s"], _ = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync", timeout=LONG))
         state = client.call("GET", f"/api/storages/aperturedb/{storage['id']}")
         assert state["last_sync_count"] == images // 100, state
 
@@ -156,7 +157,7 @@ def run(database: str, images: int, localfiles_max: int, work: Path, cert_dir: s
         imported = client.call("POST", "/api/projects/", {"title": "import", "label_config": LABEL_CONFIG})
         started = time.perf_counter()
         for first in range(0, len(tasks), IMPORT_CHUNK):
-            client.call("POST", f"/api/projects/{imported['id']}/import", tasks[first:first + IMPORT_CHUNK])
+            client.call("POST", f"/api/projects/{imported['id']}/import", tasks[first:first + IMPORT_CHUNK], timeout=LONG)
         figures["json_import_s"] = time.perf_counter() - started
         del tasks
 
@@ -167,7 +168,7 @@ def run(database: str, images: int, localfiles_max: int, work: Path, cert_dir: s
             local_storage = client.call("POST", "/api/storages/localfiles/", {
                 "project": local["id"], "path": str(folder), "use_blob_urls": True})
             figures["localfiles_sync_s"], _ = timed(
-                lambda: client.call("POST", f"/api/storages/localfiles/{local_storage['id']}/sync"))
+                lambda: client.call("POST", f"/api/storages/localfiles/{local_storage['id']}/sync", timeout=LONG))
     return figures
 
 

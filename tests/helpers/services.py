@@ -128,13 +128,13 @@ class Client:
     def __init__(self, url: str, token: str):
         self.url, self.token = url, token
 
-    def call(self, method: str, path: str, body=None, expect: tuple[int, ...] = (200, 201, 204)):
+    def call(self, method: str, path: str, body=None, expect: tuple[int, ...] = (200, 201, 204), timeout: float = 120):
         request = urllib.request.Request(
             self.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=120) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
