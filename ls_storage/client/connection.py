@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -52,8 +53,20 @@ class ConnectionSettings:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def normalize_pem(text: str) -> str:
+    """PEM certificates as OpenSSL reads them, whatever a one-line form field did to their line breaks."""
+    blocks = re.findall(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", text, re.S)
+    wrapped = []
+    for kind, body in blocks:
+        body = re.sub(r"\s+", "", body)
+        lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+        wrapped.append(f"-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n")
+    return "".join(wrapped) or text
+
+
 def _ca_file(pem: str) -> str:
     """The SDK takes a CA file path; keep one file per distinct PEM for the life of the process."""
+    pem = normalize_pem(pem)
     digest = hashlib.sha256(pem.encode()).hexdigest()[:16]
     path = os.path.join(tempfile.gettempdir(), f"ls_storage_ca_{digest}.pem")
     if not os.path.exists(path):
@@ -72,8 +85,13 @@ def check_settings(settings: ConnectionSettings) -> None:
         raise ApertureDBError("Give a password or a token to log in to ApertureDB.", "password")
     if settings.password and not settings.username:
         raise ApertureDBError("A password login needs a user name.", "username")
-    if settings.ca_cert and "BEGIN CERTIFICATE" not in settings.ca_cert:
-        raise ApertureDBError("The CA certificate must be PEM text (-----BEGIN CERTIFICATE-----).", "ca_cert")
+    if settings.ca_cert:
+        try:
+            ssl.create_default_context(cadata=normalize_pem(settings.ca_cert))
+        except (ssl.SSLError, ValueError):
+            raise ApertureDBError(
+                "The CA certificate must be PEM text (-----BEGIN CERTIFICATE----- ...) that loads.", "ca_cert"
+            ) from None
 
 
 def _reach(settings: ConnectionSettings) -> None:
@@ -100,16 +118,17 @@ def open_connector(settings: ConnectionSettings) -> Connector:
         verify_hostname=settings.verify_hostname, retry_interval_seconds=RETRY_INTERVAL,
         retry_max_attempts=RETRY_ATTEMPTS,
     )
+    logging_in = True
     try:
+        connector.authenticate(connector.shared_data, settings.username, settings.password, settings.token)
+        logging_in = False
         connector.query([{"GetStatus": {}}])
-    except ApertureDBError:
-        raise
     except Exception as error:  # the SDK raises bare Exception / AssertionError for each of these
-        raise _explain(error, settings) from None
+        raise _explain(error, settings, logging_in) from None
     return connector
 
 
-def _explain(error: BaseException, settings: ConnectionSettings) -> ApertureDBError:
+def _explain(error: BaseException, settings: ConnectionSettings, logging_in: bool) -> ApertureDBError:
     text = str(error)
     if "did not accept protocol" in text:
         if settings.use_ssl:
@@ -120,15 +139,15 @@ def _explain(error: BaseException, settings: ConnectionSettings) -> ApertureDBEr
             "The server's TLS certificate could not be verified: give the CA certificate that signed it, "
             "or check the host name.", "ca_cert"
         )
-    if "Authentication" in text or "token" in text.lower() or "password" in text.lower():
-        field_name = "token" if settings.token and not settings.password else "password"
-        return ApertureDBError(f"ApertureDB refused the login: {text}", field_name)
     if "Could not query ApertureDB" in text:
         return ApertureDBError(
             f"ApertureDB at {settings.hostname}:{settings.port} closed the connection: check the port and TLS "
             "settings.", "port"
         )
-    return ApertureDBError(f"ApertureDB failed: {text}")
+    if logging_in:  # the connection works, so the server refused the credentials
+        field_name = "token" if settings.token and not settings.password else "password"
+        return ApertureDBError(f"ApertureDB refused the login: {text.splitlines()[0]}", field_name)
+    return ApertureDBError(f"ApertureDB failed: {text.splitlines()[0] if text else type(error).__name__}")
 
 
 def run_query(connector: Connector, query: list, blobs: list[bytes] | None = None) -> tuple[list, list[bytes]]:

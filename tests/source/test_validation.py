@@ -118,3 +118,14 @@ def test_storage_type_is_listed_with_its_form(business_client):
     fields = {f["name"]: f for row in form for f in row.get("fields", [])}
     assert fields["password"]["type"] == "password" and fields["token"]["type"] == "password"
     assert fields["port"]["value"] == 55555 and "constraints" in fields
+
+
+def test_a_ca_certificate_pasted_into_a_one_line_field_still_verifies_the_server(business_client, project,
+                                                                                 aperturedb_test_server):
+    # Label Studio's storage form has no multi-line field: the PEM's line breaks arrive as spaces.
+    one_line = open(aperturedb_test_server.ca_cert).read().replace("\n", " ")
+    body = storage_body(aperturedb_test_server, project["id"], ca_cert=one_line)
+
+    response = business_client.post("/api/storages/aperturedb/validate", data=body, content_type="application/json")
+
+    assert response.status_code == 200, response.content

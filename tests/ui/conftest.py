@@ -71,7 +71,7 @@ def screenshot(page):
 
     def take(name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path))
+        page.screenshot(path=str(path), animations="disabled")  # finish fade-ins first
         return path
 
     return take

@@ -15,6 +15,7 @@ import base64
 import json
 import re
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -67,7 +68,7 @@ def seeded(adb_server, label_studio_server):
                  for name, (w, h, boxes, polygons) in IMAGES.items()}
     project = label_studio_server.call("POST", "/api/projects/", {"title": PROJECT_TITLE, "label_config": LABEL_CONFIG})
     return {"images": images, "uniqueids": uniqueids, "project": project["id"],
-            "ca_pem": open(adb_server.ca_cert).read()}
+            "ca_pem": Path(adb_server.ca_cert).read_text()}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,8 @@ def open_storage_form(page, kind: str):
     """Click "Add Source/Target Storage" and choose ApertureDB; returns the modal."""
     from playwright.sync_api import expect
 
-    page.get_by_role("button", name=f"Add {kind} Storage").and_(page.locator(":visible")).click()
+    # While the list loads the page shows disabled buttons, then either these or an empty state's.
+    page.locator(f'button[aria-label="Add {kind} Storage"]:enabled:visible').click()
     modal = page.locator(".lsf-modal-ls").filter(has_text=f"Connect {kind} Storage")
     expect(modal).to_be_visible()
     modal.locator("[data-testid^=select-trigger-storage_type]").click()
@@ -114,8 +116,9 @@ def check_connection(page, modal, expected_status: int):
 
 
 def error_dialog(page):
+    """Label Studio's global error dialog (over the storage form, which has the same message inline)."""
     return page.locator(".lsf-modal-ls").filter(has=page.locator(".lsf-error-message")).filter(
-        has_not_text="Connect ")
+        has_not=page.locator("form"))
 
 
 def definition(card, term: str):
@@ -196,6 +199,13 @@ def test_3_check_connection_reports_success_and_readable_errors(page, adb_server
     constraints = modal.get_by_label("Image Constraints (JSON)", exact=True)
     constraints.fill(json.dumps(seeded["images"].constraints))
     screenshot("storage-form-filled")
+
+    # The settings a user pastes (the CA as PEM text) connect.
+    check_connection(page, modal, 200)
+    expect(modal.get_by_text("Successfully connected!")).to_be_visible()
+    expect(error_dialog(page)).to_have_count(0)
+
+    # Each wrong setting fails with a visible message naming the problem.
     nothing_listens = free_port()
 
     cases = [  # (what to change, words the visible error must contain, screenshot)
@@ -212,8 +222,6 @@ def test_3_check_connection_reports_success_and_readable_errors(page, adb_server
         change()
         check_connection(page, modal, 400)
         dialog = error_dialog(page)
-        page.wait_for_timeout(1000)
-        print("DEBUG", problem, page.evaluate("() => [...document.querySelectorAll('.lsf-modal-ls')].map(m => m.className + ' :: ' + m.innerText.slice(0, 80).replace(/\\n/g, '|'))"))
         expect(dialog, problem).to_be_visible()
         for word in words:
             expect(dialog, problem).to_contain_text(word)
@@ -226,6 +234,7 @@ def test_3_check_connection_reports_success_and_readable_errors(page, adb_server
         for word in words:
             expect(inline, problem).to_contain_text(word)
 
+    # Put right again, it connects again.
     constraints.fill(json.dumps(seeded["images"].constraints))
     check_connection(page, modal, 200)
     expect(modal.get_by_text("Successfully connected!")).to_be_visible()
@@ -374,7 +383,7 @@ def test_7_annotations_reach_aperturedb_and_follow_updates_and_deletion(page, co
     annotation = info.value.json()
     (drawn,) = [r for r in annotation["result"] if not r["id"].startswith("adb-")]
     assert drawn["type"] == "rectanglelabels" and drawn["value"]["rectanglelabels"] == ["cat"], drawn
-    expect(page.get_by_text("Annotation saved successfully")).to_be_visible()
+    expect(page.get_by_text("Annotation saved successfully", exact=True)).to_be_visible()
 
     stored = wait_for_adb(connector, annotation["id"], lambda s: s is not None and drawn["id"] in s["boxes"],
                           "the submitted annotation")
@@ -413,6 +422,10 @@ def test_7_annotations_reach_aperturedb_and_follow_updates_and_deletion(page, co
     assert_box(box, pixels(changed["value"], 300, 300))
     assert box["_coordinates"]["x"] > pixels(value, 300, 300)["x"] + 15  # it moved right
     assert json.loads(box["LS_labels"]) == ["dog"]
+    expect(page.get_by_text("Annotation updated successfully", exact=True)).to_be_visible()
+    expect(regions).to_have_count(4)  # the task reloaded after the update
+    expect(regions.nth(3)).to_contain_text("dog")
+    page.wait_for_function("() => document.querySelector('.lsf-image img')?.naturalWidth > 0")
     screenshot("annotation-updated")
 
     # Delete the annotation from its menu; the target may delete, so ApertureDB forgets it.
@@ -424,4 +437,5 @@ def test_7_annotations_reach_aperturedb_and_follow_updates_and_deletion(page, co
         confirm.get_by_role("button", name="Delete").click()
     assert info.value.status == 204, info.value.text()[:1000]
     wait_for_adb(connector, annotation["id"], lambda s: s is None, "the deletion")
+    expect(page.locator(".lsf-annotation-button_submitted")).to_have_count(0)
     screenshot("annotation-deleted")
