@@ -14,7 +14,6 @@ from typing import Any, Callable, Iterable, Iterator
 
 from sortedcontainers import SortedKeyList, SortedList
 
-from .errors import QueryError
 from .values import type_name
 
 IMAGE, BLOB, BOUNDING_BOX, POLYGON = "_Image", "_Blob", "_BoundingBox", "_Polygon"
@@ -298,7 +297,3 @@ class Store:
             return None
         entries = reversed(index) if reverse else iter(index)
         return (entry[1] for entry in entries)
-
-    def require_class_kind(self, obj: Obj, cls: str, command: str) -> None:
-        if obj.cls != cls:
-            raise QueryError(f"{command}: reference holds a {obj.cls}, not a {cls}")
