@@ -320,8 +320,14 @@ def remove_index(tx: Transaction, params: dict, where: str) -> dict:
 # ---- adding -----------------------------------------------------------------------------------
 
 
-def _add(tx: Transaction, params: dict, where: str, cls: str, make: Callable[[dict], Obj]) -> dict:
+def _add(tx: Transaction, params: dict, where: str, cls: str, make: Callable[[dict, bytes | None], Obj],
+         takes_blob: bool = False) -> dict:
+    """A conditional add; ``make(properties, blob)`` creates the object when nothing matches.
+
+    A command that carries a blob (``takes_blob``) uses it up whether or not the object is added.
+    """
     props = _properties(params, where)
+    blob = tx.take_blob(where) if takes_blob else None
     condition = params.get("if_not_found")
     if condition is not None:
         existing = _existing(tx, condition, cls, where)
@@ -330,7 +336,7 @@ def _add(tx: Transaction, params: dict, where: str, cls: str, make: Callable[[di
                 raise NotUniqueError(f"{where}: if_not_found expecting 1 but got {len(existing)}")
             tx.bind(params, existing, where)
             return {"status": 2, "info": "Object Exists!"}
-    obj = make(props)
+    obj = make(props, blob)
     _connect(tx, params, obj, where)
     tx.bind(params, [obj], where)
     return {"status": 0}
@@ -372,13 +378,12 @@ def add_entity(tx: Transaction, params: dict, where: str) -> dict:
     cls = _string(params, "class", where)
     if cls.startswith("_"):
         raise QueryError(f"{where}: class names starting with '_' are reserved")
-    return _add(tx, params, where, cls, lambda props: tx.store.add_object(cls, props))
+    return _add(tx, params, where, cls, lambda props, _: tx.store.add_object(cls, props))
 
 
 @command("AddImage", ADD_COMMON | {"format", "operations"})
 def add_image(tx: Transaction, params: dict, where: str) -> dict:
-    def make(props: dict) -> Obj:
-        blob = tx.take_blob(where)
+    def make(props: dict, blob: bytes) -> Obj:
         width, height, stored_format = images.inspect(blob, where)
         fmt = params.get("format")
         operations = params.get("operations")
@@ -391,19 +396,13 @@ def add_image(tx: Transaction, params: dict, where: str) -> dict:
         props.setdefault(IMAGE_HEIGHT, height)
         return tx.store.add_object(IMAGE, props, blob=blob)
 
-    if params.get("if_not_found") is not None:
-        # The blob belongs to this command whether or not the image is added.
-        condition_met = _existing(tx, params["if_not_found"], IMAGE, where)
-        if condition_met:
-            tx.take_blob(where)
-    return _add(tx, params, where, IMAGE, make)
+    return _add(tx, params, where, IMAGE, make, takes_blob=True)
 
 
 @command("AddBlob", ADD_COMMON)
 def add_blob(tx: Transaction, params: dict, where: str) -> dict:
-    if params.get("if_not_found") is not None and _existing(tx, params["if_not_found"], BLOB, where):
-        tx.take_blob(where)
-    return _add(tx, params, where, BLOB, lambda props: tx.store.add_object(BLOB, props, blob=tx.take_blob(where)))
+    return _add(tx, params, where, BLOB, lambda props, blob: tx.store.add_object(BLOB, props, blob=blob),
+                takes_blob=True)
 
 
 def _single_image(tx: Transaction, params: dict, where: str) -> Obj:
@@ -418,7 +417,7 @@ def _single_image(tx: Transaction, params: dict, where: str) -> Obj:
 def _add_region(tx: Transaction, params: dict, where: str, cls: str, link_class: str,
                 geometry: Callable[[], Any]) -> dict:
     """A bounding box or polygon on exactly one image, connected to it."""
-    def make(props: dict) -> Obj:
+    def make(props: dict, _: None) -> Obj:
         image = _single_image(tx, params, where)
         region = tx.store.add_object(cls, props, geometry=geometry(), label=_label(params, where))
         tx.store.add_link(link_class, region, image, {})
