@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from core.current_request import get_current_request
+from core.utils.iterators import iterate_queryset
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from io_storages.base_models import (
     ExportStorage,
@@ -18,10 +20,8 @@ from io_storages.base_models import (
     ImportStorage,
     ImportStorageLink,
     ProjectStorageMixin,
+    _batched,
 )
-from core.utils.iterators import iterate_queryset
-from django.utils import timezone
-from io_storages.base_models import _batched
 from io_storages.utils import parse_range
 from rest_framework.exceptions import ValidationError
 
@@ -328,7 +328,7 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
         total = annotations.count()
         written, errors = 0, []
         with ThreadPoolExecutor(max_workers=self.max_workers) as executor:
-            for batch in _batched(iterate_queryset(annotations.select_related("completed_by"), chunk_size=500), 500):
+            for batch in _batched(iterate_queryset(annotations.select_related("completed_by", "project"), chunk_size=500), 500):
                 futures = {}
                 for annotation in batch:
                     try:

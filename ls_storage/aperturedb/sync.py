@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 
 from core.label_config import parse_config
@@ -28,9 +27,6 @@ from ls_storage.conversion.annotations import ConversionError, stored_results
 from ls_storage.conversion.predictions import Conversion, ImageTargets, LabelConfigError, image_predictions, image_targets
 
 from .models import ApertureDBImportStorageLink, image_uri
-
-logger = logging.getLogger(__name__)
-
 
 @dataclass
 class SyncCounts:
@@ -130,7 +126,7 @@ def _sync_page(storage, image_tasks: list[ImageTask], seen: list[str], run: int,
         if new:
             _create_tasks(storage, project, new, run, counts)
         if changed:
-            _update_tasks(project, changed, existing, run)
+            _update_tasks(project, changed, existing)
         ApertureDBImportStorageLink.objects.filter(storage=storage, key__in=seen).update(sync_run=run)
     counts.created += len(new)
     counts.updated += len(changed)
@@ -148,9 +144,10 @@ def _create_tasks(storage, project, items: list[ImageTask], run: int, counts: Sy
         ApertureDBImportStorageLink(task_id=task.id, key=item.key, storage=storage, digest=item.digest, sync_run=run)
         for task, item in zip(tasks, items)
     ])
-    _create_predictions(project, [(task.id, item) for task, item in zip(tasks, items)])
+    pairs = [(task.id, item) for task, item in zip(tasks, items)]
+    _create_predictions(project, pairs)
     if storage.import_annotations:
-        _import_annotations(project, [(task.id, item) for task, item in zip(tasks, items)], counts)
+        _import_annotations(project, pairs, counts)
 
 
 def _create_predictions(project, pairs: list[tuple[int, ImageTask]]) -> None:
@@ -196,7 +193,7 @@ def _import_annotations(project, pairs: list[tuple[int, ImageTask]], counts: Syn
         counts.annotations_imported += len(annotations)
 
 
-def _update_tasks(project, items: list[ImageTask], links: dict, run: int) -> None:
+def _update_tasks(project, items: list[ImageTask], links: dict) -> None:
     task_ids = [links[item.key].task_id for item in items]
     # Deleting predictions first: Label Studio's delete signals recount the tasks' predictions.
     Prediction.objects.filter(task_id__in=task_ids).delete()
