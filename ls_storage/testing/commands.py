@@ -545,6 +545,9 @@ def _candidates(tx: Transaction, classes: list[str] | None, constraints: Constra
             seqs = sorted({s for s in map(parse_uniqueid, condition.equality_values()) if s in store.objects})
             return iter(seqs), not sort
         if classes is not None and len(classes) == 1:
+            created = constraints.top_level("_create_txn")
+            if created is not None and created.bounds() is not None and isinstance(created.bounds()[0], (int, float)):
+                return _created_after(store, classes[0], created.bounds()[0]), not sort
             for condition in constraints.conditions:
                 values = condition.equality_values()
                 if values is not None:
@@ -570,6 +573,20 @@ def _candidates(tx: Transaction, classes: list[str] | None, constraints: Constra
             return _with_missing_last(store, names[0], key, ordered), True
     merged = heapq.merge(*(store.by_class.get(name, []) for name in names))
     return merged, not sort
+
+
+def _created_after(store: Store, cls: str, txn: float) -> Iterator[int]:
+    """Members of ``cls`` created in a transaction from ``txn`` on: sequence numbers grow with transactions,
+    so a binary search finds the first, as an index on ``_create_txn`` would."""
+    members = store.by_class.get(cls, SortedList())
+    low, high = 0, len(members)
+    while low < high:
+        middle = (low + high) // 2
+        if store.objects[members[middle]].txn < txn:
+            low = middle + 1
+        else:
+            high = middle
+    return members.islice(low)
 
 
 def _window(store: Store, classes: list[str] | None, sort: list[tuple[str, bool]]):
@@ -617,10 +634,13 @@ def _select(tx: Transaction, params: dict, where: str, classes: list[str] | None
     want_count = _bool(results, "count", where)
     store = tx.store
 
-    if source is None and constraints is None and not want_count:
+    if source is None and constraints is None:
         window = _window(store, classes, sort)
-        if window is not None:
+        if window is not None and not want_count:
             return Selection([store.objects[seq] for seq in window(offset, limit)], None, None)
+        if window is not None and set(params) == {"results"} and results == {"count": True}:
+            # A bare count of a class: its size, without visiting every member.
+            return Selection([], None, len(store.by_class.get(classes[0], ())))
     if source is not None or within is not None:
         candidates = set(source) if source is not None else set(within)
         if within is not None:

@@ -92,3 +92,46 @@ def test_constraints_filter_updates_and_deletes(adb, items):
 ])
 def test_malformed_constraints_fail_the_query(adb, items, constraints):
     adb.fail([{"FindEntity": {"with_class": items, "constraints": constraints, "results": {"count": True}}}])
+
+
+def test_create_txn_ranges_find_what_later_transactions_added(adb, run, make_image):
+    """What an incremental sync relies on: ``_create_txn`` grows with transactions, and a range on it finds
+    exactly the images and boxes added after a given transaction, whatever else it is combined with."""
+    def add(name):
+        adb.run([{"AddImage": {"_ref": 1, "properties": {"run": run, "name": name}}},
+                 {"AddBoundingBox": {"image_ref": 1, "rectangle": {"x": 0, "y": 0, "width": 2, "height": 2},
+                                     "label": name, "properties": {"run": run}}}], [make_image(4, 4)])
+
+    def created(command, constraints):
+        found = adb.entities(command, {"constraints": {"run": ["==", run], **constraints},
+                                       "results": {"list": ["_create_txn"]}, "uniqueids": True})
+        return {entity["_uniqueid"]: entity["_create_txn"] for entity in found}
+
+    add("first")
+    (first_txn,) = created("FindImage", {}).values()
+    add("second")
+    add("third")
+    images = created("FindImage", {})
+    boxes = created("FindBoundingBox", {})
+
+    assert len(images) == 3 and len(set(images.values())) == 3
+    assert min(images.values()) == first_txn
+    later = created("FindImage", {"_create_txn": [">", first_txn]})
+    assert set(later) == {uid for uid, txn in images.items() if txn > first_txn} and len(later) == 2
+    assert len(created("FindBoundingBox", {"_create_txn": [">", first_txn]})) == 2
+    assert sorted(boxes.values()) == sorted(images.values())  # a box shares its image's transaction
+    assert created("FindImage", {"_create_txn": [">", max(images.values())]}) == {}
+    names = adb.entities("FindImage", {"constraints": {"run": ["==", run], "_create_txn": [">=", first_txn],
+                                                       "name": ["!=", "second"]}, "results": {"list": ["name"]}})
+    assert sorted(e["name"] for e in names) == ["first", "third"]
+
+
+def test_a_bare_count_equals_the_count_of_a_constraint_matching_everything(adb, run, make_image):
+    adb.run([{"AddImage": {"properties": {"run": run}}}], [make_image(4, 4)])
+    for command in ("FindImage", "FindBoundingBox", "FindPolygon"):
+        bare, constrained = adb.run([
+            {command: {"results": {"count": True}}},
+            {command: {"constraints": {"_uniqueid": ["!=", "no such id"]}, "results": {"count": True}}},
+        ])[0]
+        assert bare["count"] == constrained["count"] and bare["returned"] == constrained["returned"] == 0
+    assert adb.one({"FindImage": {"results": {"count": True}}})["count"] >= 1
