@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -139,7 +140,15 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
         _("import annotations"), default=False,
         help_text="New tasks get the Label Studio annotations stored in ApertureDB for their image",
     )
-    sync_run = models.PositiveIntegerField(default=0, help_text="Number of syncs started")
+    recheck_images = models.BooleanField(
+        _("re-check every image"), default=False,
+        help_text="Every sync reads all images again, to notice changed properties and moved, relabelled or "
+                  "deleted boxes; otherwise a sync reads only what ApertureDB created since the last one",
+    )
+    sync_run = models.PositiveIntegerField(default=0, help_text="Number of full syncs started")
+    sync_state = models.JSONField(
+        null=True, blank=True, help_text="What the last sync saw, for the next one to read only what is new"
+    )
 
     def selection(self, with_regions: bool | None = None) -> ImageSelection:
         return ImageSelection(
@@ -150,6 +159,12 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
             limit=self.limit or None,
             with_annotations=self.import_annotations,
         )
+
+    def settings_fingerprint(self, *parts) -> str:
+        """Changes with anything that decides what the tasks hold, so that a change forces a full sync."""
+        settings = (self.hostname, self.port, self.constraints, self.pred_constraints, self.properties,
+                    self.predictions, self.limit, *parts)
+        return hashlib.sha256(repr(settings).encode()).hexdigest()
 
     def check_access(self, connector) -> None:
         check_selection(connector, self.selection())

@@ -85,7 +85,7 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
 
     class Meta:
         model = ApertureDBImportStorage
-        exclude = ["sync_run"]
+        exclude = ["sync_run", "sync_state"]
 
 
 class ApertureDBExportStorageSerializer(ApertureDBStorageSerializerMixin, ExportStorageSerializer):

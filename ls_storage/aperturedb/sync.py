@@ -2,16 +2,19 @@
 
 Each page of images from ApertureDB is one database transaction: new images become tasks, links and
 predictions in bulk; images whose data or regions changed get their task data and predictions
-replaced; every image seen is stamped with the sync's run number. Images not stamped at the end are
-gone from ApertureDB or no longer match; their tasks are removed only when the storage says so and
-they carry no annotations.
+replaced; every image seen is stamped with the sync's run number. Images not stamped at the end of a
+full sync are gone from ApertureDB or no longer match; their tasks are removed only when the storage
+says so and they carry no annotations.
+
+A sync after a full one reads only what ApertureDB created since (see ``_sync_changes``), and falls
+back to reading everything whenever the counts say something else changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.label_config import parse_config
 from django.db import connection, transaction
@@ -22,7 +25,14 @@ from rest_framework.exceptions import ValidationError
 from tasks.models import Annotation, Prediction, Task
 
 from ls_storage.client.connection import ApertureDBError
-from ls_storage.client.source import ImageRecord, iter_image_pages
+from ls_storage.client.source import (
+    PAGE_SIZE,
+    ImageRecord,
+    count_images,
+    images_with_new_regions,
+    iter_image_pages,
+    latest_created,
+)
 from ls_storage.conversion.annotations import ConversionError, stored_results
 from ls_storage.conversion.predictions import Conversion, ImageTargets, LabelConfigError, image_predictions, image_targets
 
@@ -38,6 +48,7 @@ class SyncCounts:
     skipped_labels: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     annotations_imported: int = 0
+    full: bool = False  # whether every image was read, or only what was created since the last sync
 
     def meta(self) -> dict:
         return {
@@ -49,6 +60,7 @@ class SyncCounts:
             "regions_skipped": sum(self.skipped_labels.values()),
             "skipped_labels": dict(sorted(self.skipped_labels.items())),
             "annotations_imported": self.annotations_imported,
+            "read_everything": self.full,
         }
 
 
@@ -85,22 +97,22 @@ def sync_source_storage(storage) -> None:
         targets = image_targets(parse_config(project.label_config))
     except LabelConfigError as error:
         raise ValidationError(str(error)) from None
-    storage.sync_run += 1
-    storage.save(update_fields=["sync_run"])
-    run = storage.sync_run
+    fingerprint = storage.settings_fingerprint(targets)
+    previous, storage.sync_state = storage.sync_state, None  # an interrupted sync leaves a full one next
+    storage.save(update_fields=["sync_state"])
     counts = SyncCounts()
     try:
-        for page in iter_image_pages(storage.connector(), storage.selection()):
-            for record in page:
-                if record.error:
-                    counts.errors.append(f"ApertureDB image {record.uniqueid} was skipped: {record.error}")
-            usable = [record for record in page if not record.error]
-            _sync_page(storage, [image_task(storage, record, targets, counts) for record in usable],
-                       [record.uniqueid for record in page], run, counts)
-            storage.info_update_progress(last_sync_count=counts.created, **counts.meta())
+        state = _sync_changes(storage, previous, fingerprint, targets, counts)
+        if state is None:
+            counts.full = True
+            state = _sync_everything(storage, targets, counts)
     except ApertureDBError as error:
         raise ValidationError(f"ApertureDB: {error}") from None
-    _handle_missing(storage, run, counts)
+    _handle_missing(storage, storage.sync_run, counts)
+    if state.created is not None and storage.selection().tracks_changes:
+        storage.sync_state = {"created": state.created, "images": state.images, "links": storage.links.count(),
+                              "settings": fingerprint}
+        storage.save(update_fields=["sync_state"])
     backfill_fsm_states_for_tasks(storage.id, counts.created, ApertureDBImportStorageLink)
     project.update_tasks_states(
         maximum_annotations_changed=False, overlap_cohort_percentage_changed=False, tasks_number_changed=True
@@ -109,6 +121,66 @@ def sync_source_storage(storage) -> None:
         storage.info_set_completed_with_errors(counts.created, counts.errors, **counts.meta())
     else:
         storage.info_set_completed(last_sync_count=counts.created, **counts.meta())
+
+
+@dataclass
+class Seen:
+    """What a sync saw: how many matching images, and the latest ``_create_txn`` (None: not known)."""
+
+    images: int = 0
+    created: int | None = 0
+
+
+def _sync_everything(storage, targets: ImageTargets, counts: SyncCounts) -> Seen:
+    storage.sync_run += 1
+    storage.save(update_fields=["sync_run"])
+    return _sync_pages(storage, storage.selection(), targets, counts)
+
+
+def _sync_changes(storage, previous: dict | None, fingerprint: str, targets: ImageTargets,
+                  counts: SyncCounts) -> Seen | None:
+    """Sync only what ApertureDB created since the last sync; None, before changing anything, when that
+    cannot tell what changed and everything must be read.
+
+    New images become tasks; images that gained boxes or polygons are read again. Deletions show in
+    the counts: when the matching images are not the last sync's plus the new ones, or tasks were
+    deleted in Label Studio, everything is read.
+    """
+    selection = storage.selection()
+    if storage.recheck_images or not previous or previous.get("settings") != fingerprint \
+            or not selection.tracks_changes or storage.links.count() != previous["links"]:
+        return None
+    connector = storage.connector()
+    since = previous["created"]
+    total, added = count_images(connector, selection, since)
+    if total != previous["images"] + added:
+        return None
+    gained, regions_created = images_with_new_regions(connector, selection, since)
+    known = set(storage.links.filter(key__in=gained).values_list("key", flat=True))
+    seen = _sync_pages(storage, replace(selection, created_after=since), targets, counts)
+    for start in range(0, len(known), PAGE_SIZE):
+        chunk = tuple(sorted(known)[start:start + PAGE_SIZE])
+        again = _sync_pages(storage, replace(selection, uniqueids=chunk), targets, counts)
+        seen.created = latest_created([seen.created, again.created])
+    created = latest_created([since, seen.created, regions_created])
+    counts.unchanged = total - added - counts.updated  # the images read again, and those not read at all
+    # Images created while this sync ran may be missing from the counts: then the next sync reads everything.
+    return Seen(total, created if seen.images == added else None)
+
+
+def _sync_pages(storage, selection, targets: ImageTargets, counts: SyncCounts) -> Seen:
+    seen = Seen()
+    for page in iter_image_pages(storage.connector(), selection):
+        for record in page:
+            if record.error:
+                counts.errors.append(f"ApertureDB image {record.uniqueid} was skipped: {record.error}")
+        usable = [record for record in page if not record.error]
+        _sync_page(storage, [image_task(storage, record, targets, counts) for record in usable],
+                   [record.uniqueid for record in page], storage.sync_run, counts)
+        storage.info_update_progress(last_sync_count=counts.created, **counts.meta())
+        seen.images += len(page)
+        seen.created = latest_created([seen.created] + [record.created for record in page])
+    return seen
 
 
 def _sync_page(storage, image_tasks: list[ImageTask], seen: list[str], run: int, counts: SyncCounts) -> None:

@@ -3,12 +3,16 @@
 Pages follow ``_uniqueid`` order (``sort`` + ``limit`` + ``offset``), never an unsorted offset, so a
 sync sees every image once. Each page is one transaction: the images, then the boxes and polygons
 of exactly those images, grouped by image.
+
+What changed since a sync is found through ``_create_txn``, the transaction that created an object:
+images and regions created after the last transaction a sync saw are new. ApertureDB records no
+update or deletion stamp, so deletions show only in counts and updates only by reading everything.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from PIL import Image, UnidentifiedImageError
@@ -18,7 +22,9 @@ from .target import StoredAnnotation, parse_annotations, read_annotations_comman
 
 PAGE_SIZE = 1000
 WIDTH, HEIGHT = "adb_image_width", "adb_image_height"
-REGION_PROPERTIES = ["rotation", "score", "model_version", "LS_annotation_id"]
+CREATED = "_create_txn"
+ANNOTATION_ID = "LS_annotation_id"  # on regions a target storage wrote: annotations, not predictions
+REGION_PROPERTIES = ["rotation", "score", "model_version", ANNOTATION_ID, CREATED]
 CONTENT_TYPES = [
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -39,6 +45,7 @@ class ImageRecord:
     polygons: list[dict] = field(default_factory=list)
     error: str | None = None  # why this image cannot become a task
     annotations: list[StoredAnnotation] = field(default_factory=list)
+    created: int | None = None  # the latest _create_txn of the image and its regions; None if not told
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,23 @@ class ImageSelection:
     region_constraints: dict | None = None
     limit: int | None = None
     with_annotations: bool = False  # Label Studio annotations stored in ApertureDB (LS_annotation)
+    created_after: int | None = None  # only images created after this transaction
+    uniqueids: tuple[str, ...] | None = None  # only these images
+
+    @property
+    def tracks_changes(self) -> bool:
+        """Whether a later sync can ask only for what is new: not with a limit (which images fall under it
+        depends on all of them), nor when the constraints already speak of ``_create_txn``."""
+        return self.limit is None and CREATED not in (self.constraints or {}) \
+            and CREATED not in (self.region_constraints or {})
+
+    def image_constraints(self) -> dict:
+        constraints = dict(self.constraints or {})
+        if self.created_after is not None:
+            constraints[CREATED] = [">", self.created_after]
+        if self.uniqueids is not None:
+            constraints["_uniqueid"] = ["in", list(self.uniqueids)]
+        return constraints
 
 
 def _page_query(selection: ImageSelection, offset: int, size: int) -> list:
@@ -59,11 +83,9 @@ def _page_query(selection: ImageSelection, offset: int, size: int) -> list:
         "sort": "_uniqueid",
         "offset": offset,
         "limit": size,
-        "results": {"list": sorted({"_uniqueid", WIDTH, HEIGHT, *selection.properties})},
+        "results": {"list": sorted({"_uniqueid", WIDTH, HEIGHT, CREATED, *selection.properties})},
     }
-    if selection.constraints:
-        find_image["constraints"] = selection.constraints
-    query: list = [{"FindImage": find_image}]
+    query: list = [{"FindImage": _with_constraints(find_image, selection.image_constraints())}]
     if selection.with_regions:
         common = {"image_ref": 1, "group_by_source": True, "labels": True, "uniqueids": True,
                   "results": {"list": REGION_PROPERTIES}}
@@ -90,6 +112,7 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
                 width=entity.get(WIDTH),
                 height=entity.get(HEIGHT),
                 properties={name: entity.get(name) for name in selection.properties},
+                created=entity.get(CREATED),
             )
             for entity in entities
         ]
@@ -97,6 +120,8 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
             boxes = answer[1]["FindBoundingBox"].get("entities") or {}
             polygons = answer[2]["FindPolygon"].get("entities") or {}
             for record in records:
+                regions = boxes.get(record.uniqueid, []) + polygons.get(record.uniqueid, [])
+                record.created = latest_created([record.created] + [region.get(CREATED) for region in regions])
                 record.boxes = _predicted(boxes.get(record.uniqueid, []))
                 record.polygons = _predicted(polygons.get(record.uniqueid, []))
         if selection.with_annotations:
@@ -112,7 +137,56 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
 
 def _predicted(regions: list[dict]) -> list[dict]:
     """Regions that are not annotations written back by a target storage (those carry LS_annotation_id)."""
-    return [region for region in regions if region.get("LS_annotation_id") is None]
+    return [region for region in regions if region.get(ANNOTATION_ID) is None]
+
+
+def latest_created(stamps: list) -> int | None:
+    """The latest of some ``_create_txn`` values; None when any is missing (a server that does not tell)."""
+    if any(not isinstance(stamp, int) or isinstance(stamp, bool) for stamp in stamps):
+        return None
+    return max(stamps, default=None)
+
+
+def count_images(connector, selection: ImageSelection, created_after: int) -> tuple[int, int]:
+    """How many images match, and how many of them were created after ``created_after``, in one snapshot."""
+    answer, _ = run_query(connector, [
+        {"FindImage": _with_constraints({"results": {"count": True}}, constraints)}
+        for constraints in (selection.image_constraints(),
+                            replace(selection, created_after=created_after).image_constraints())
+    ])
+    return answer[0]["FindImage"]["count"], answer[1]["FindImage"]["count"]
+
+
+def _with_constraints(command: dict, constraints: dict) -> dict:
+    return {**command, "constraints": constraints} if constraints else command
+
+
+def images_with_new_regions(connector, selection: ImageSelection, created_after: int) -> tuple[set[str], int | None]:
+    """The matching images that gained boxes or polygons (not written by a target storage) after
+    ``created_after``, and the latest ``_create_txn`` among those regions."""
+    if not selection.with_regions:
+        return set(), created_after
+    constraints = {**(selection.region_constraints or {}), CREATED: [">", created_after]}
+    commands = ("FindBoundingBox", "FindPolygon")
+    answer, _ = run_query(connector, [
+        {command: {"constraints": constraints, "uniqueids": True, "results": {"list": [ANNOTATION_ID, CREATED]}}}
+        for command in commands
+    ])
+    found = {command: answer[index][command].get("entities") or [] for index, command in enumerate(commands)}
+    latest = latest_created([created_after] + [region.get(CREATED) for regions in found.values() for region in regions])
+    wanted = {command: [region["_uniqueid"] for region in regions if region.get(ANNOTATION_ID) is None]
+              for command, regions in found.items()}
+    if not any(wanted.values()):
+        return set(), latest
+    query: list = []
+    for command, uniqueids in wanted.items():
+        ref = len(query) + 1
+        find_image = _with_constraints({"is_connected_to": {"ref": ref}, "uniqueids": True},
+                                       selection.image_constraints())
+        query += [{command: {"_ref": ref, "constraints": {"_uniqueid": ["in", uniqueids]}}}, {"FindImage": find_image}]
+    answer, _ = run_query(connector, query)
+    images = {entity["_uniqueid"] for index in (1, 3) for entity in answer[index]["FindImage"].get("entities") or []}
+    return images, latest
 
 
 def _is_size(value) -> bool:

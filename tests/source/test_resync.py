@@ -1,0 +1,121 @@
+"""Re-syncs read only what ApertureDB created since the last sync, and read everything when that cannot tell."""
+
+from __future__ import annotations
+
+import pytest
+from tasks.models import Prediction, Task
+
+from storage_api import create_storage, sync
+
+pytestmark = pytest.mark.django_db
+
+BOX = ((10, 10, 10, 10), "cat", {})
+
+
+def _patch(client, storage_id: int, **fields) -> None:
+    response = client.patch(f"/api/storages/aperturedb/{storage_id}", data=fields, content_type="application/json")
+    assert response.status_code == 200, response.content
+
+
+def _move_box(images, uniqueid: str, x: float) -> None:
+    """An edit in place: ApertureDB keeps no stamp of it."""
+    images.query([{"FindImage": {"_ref": 1, "constraints": {"_uniqueid": ["==", uniqueid]}}},
+                  {"FindBoundingBox": {"_ref": 2, "image_ref": 1}},
+                  {"UpdateBoundingBox": {"ref": 2, "rectangle": {"x": x, "y": 10, "width": 10, "height": 10}}}])
+
+
+def _box_x(project_id: int, uniqueid: str, storage_id: int) -> float:
+    task = Task.objects.get(project_id=project_id, data__img=f"aperturedb://{storage_id}/{uniqueid}")
+    (prediction,) = Prediction.objects.filter(task=task)
+    return prediction.result[0]["value"]["x"]
+
+
+def test_a_resync_reads_only_new_images_and_images_with_new_boxes(business_client, project, aperturedb, images):
+    first, second = images.add("1.png", 100, 100, boxes=[BOX]), images.add("2.png", 100, 100, boxes=[BOX])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+    assert sync(business_client, storage["id"])["meta"]["read_everything"] is True
+    _move_box(images, first, 50)  # not seen: no image or region was created
+    images.query([{"FindImage": {"_ref": 1, "constraints": {"_uniqueid": ["==", second]}}},
+                  {"AddBoundingBox": {"image_ref": 1, "rectangle": {"x": 70, "y": 0, "width": 5, "height": 5},
+                                      "label": "dog"}}])
+    third = images.add("3.png", 100, 100, boxes=[BOX])
+
+    synced = sync(business_client, storage["id"])
+
+    assert synced["meta"]["read_everything"] is False
+    assert (synced["last_sync_count"], synced["meta"]["tasks_updated"], synced["meta"]["tasks_existed"]) == (1, 1, 2)
+    assert _box_x(project["id"], first, storage["id"]) == 10.0
+    (prediction,) = Prediction.objects.filter(task__data__img=f"aperturedb://{storage['id']}/{second}")
+    assert sorted(r["value"]["rectanglelabels"][0] for r in prediction.result) == ["cat", "dog"]
+    assert _box_x(project["id"], third, storage["id"]) == 10.0
+    assert Task.objects.filter(project_id=project["id"]).count() == 3
+
+    nothing = sync(business_client, storage["id"])
+    assert nothing["meta"]["read_everything"] is False and nothing["last_sync_count"] == 0
+    assert (nothing["meta"]["tasks_updated"], nothing["meta"]["tasks_existed"]) == (0, 3)
+
+
+def test_recheck_images_reads_everything_and_notices_edits_in_place(business_client, project, aperturedb, images):
+    uniqueid = images.add("1.png", 100, 100, boxes=[BOX])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+    sync(business_client, storage["id"])
+    _move_box(images, uniqueid, 50)
+    _patch(business_client, storage["id"], recheck_images=True)
+
+    synced = sync(business_client, storage["id"])
+
+    assert synced["meta"]["read_everything"] is True and synced["meta"]["tasks_updated"] == 1
+    assert _box_x(project["id"], uniqueid, storage["id"]) == 50.0
+
+
+def test_regions_written_by_a_target_storage_do_not_make_their_image_read_again(business_client, project,
+                                                                                 aperturedb, images):
+    uniqueid = images.add("1.png", 100, 100, boxes=[BOX])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+    sync(business_client, storage["id"])
+    images.query([{"FindImage": {"_ref": 1, "constraints": {"_uniqueid": ["==", uniqueid]}}},
+                  {"AddBoundingBox": {"image_ref": 1, "rectangle": {"x": 1, "y": 1, "width": 5, "height": 5},
+                                      "label": "dog", "properties": {"LS_annotation_id": 12345}}}])
+
+    synced = sync(business_client, storage["id"])
+
+    assert synced["meta"]["read_everything"] is False
+    assert (synced["meta"]["tasks_updated"], synced["meta"]["tasks_existed"]) == (0, 1)
+
+
+@pytest.mark.parametrize("change", ["image deleted", "image stops matching", "task deleted", "constraints",
+                                    "label config", "limit"])
+def test_whatever_counts_or_settings_cannot_explain_makes_the_sync_read_everything(business_client, project,
+                                                                                   aperturedb, images, change):
+    kept, other = images.add("kept.png", 100, 100, boxes=[BOX], split="a"), images.add("other.png", 100, 100, split="a")
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints,
+                             remove_missing_tasks=True)
+    sync(business_client, storage["id"])
+    _move_box(images, kept, 50)
+    expected_tasks = 2
+    if change == "image deleted":
+        images.query([{"DeleteImage": {"constraints": {"_uniqueid": ["==", other]}}}])
+        expected_tasks = 1
+    elif change == "image stops matching":
+        _patch(business_client, storage["id"])  # nothing changes in the settings themselves
+        images.query([{"UpdateImage": {"constraints": {"_uniqueid": ["==", other]},
+                                       "remove_props": ["ls_test"]}}])
+        expected_tasks = 1
+    elif change == "task deleted":
+        Task.objects.filter(project_id=project["id"], data__img=f"aperturedb://{storage['id']}/{other}").delete()
+    elif change == "constraints":
+        _patch(business_client, storage["id"], constraints={**images.constraints, "split": ["==", "a"]})
+    elif change == "label config":
+        response = business_client.patch(f"/api/projects/{project['id']}", content_type="application/json", data={
+            "label_config": project["label_config"].replace('<Label value="dog"/>', '<Label value="bird"/>', 1)})
+        assert response.status_code == 200, response.content
+    elif change == "limit":
+        _patch(business_client, storage["id"], limit=5)
+        assert sync(business_client, storage["id"])["meta"]["read_everything"] is True
+        _move_box(images, kept, 60)
+
+    synced = sync(business_client, storage["id"])
+
+    assert synced["meta"]["read_everything"] is True
+    assert Task.objects.filter(project_id=project["id"]).count() == expected_tasks
+    assert _box_x(project["id"], kept, storage["id"]) == (60.0 if change == "limit" else 50.0)
