@@ -306,17 +306,25 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
             _indexed.add(key)
         return connector
 
-    def prepare(self, annotation) -> ExportItem:
-        """Everything the write needs, read from the database (so that writes can run in other threads)."""
-        link = (ApertureDBImportStorageLink.objects.filter(task_id=annotation.task_id)
-                .select_related("storage").only("key", "storage__hostname", "storage__port").first())
-        if link is None or (link.storage.hostname, link.storage.port) != (self.hostname, self.port):
+    def image_keys(self, task_ids) -> dict[int, str]:
+        """The ApertureDB image of each task that a source storage synced from this target's ApertureDB."""
+        return dict(ApertureDBImportStorageLink.objects.filter(
+            task_id__in=task_ids, storage__hostname=self.hostname, storage__port=self.port,
+        ).values_list("task_id", "key"))
+
+    def prepare(self, annotation, image_keys: dict[int, str] | None = None) -> ExportItem:
+        """Everything the write needs, read from the database (so that writes can run in other threads).
+
+        ``image_keys``: the tasks' images when the caller looked them up for many annotations at once."""
+        if image_keys is None:
+            image_keys = self.image_keys([annotation.task_id])
+        if annotation.task_id not in image_keys:
             raise ExportSkipped(f"task {annotation.task_id} has no image in the ApertureDB at {self.hostname}:{self.port}")
         try:
             objects = results_to_objects(annotation.result or [], None, None)
         except ConversionError as error:
             raise ExportSkipped(f"annotation {annotation.id}: {error}") from None
-        return ExportItem(annotation.id, link.key, annotation_properties(annotation), objects)
+        return ExportItem(annotation.id, image_keys[annotation.task_id], annotation_properties(annotation), objects)
 
     def write(self, item: ExportItem, value_properties: set[str]) -> None:
         write_annotation(self._connector_with_indexes(), item.image_uniqueid, item.annotation_id, item.properties,
@@ -345,9 +353,11 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
         with ThreadPoolExecutor(max_workers=self.max_workers) as executor:
             for batch in _batched(iterate_queryset(annotations.select_related("completed_by", "project"), chunk_size=500), 500):
                 futures = {}
+                image_keys = self.image_keys({annotation.task_id for annotation in batch})
                 for annotation in batch:
                     try:
-                        futures[executor.submit(self.write, self.prepare(annotation), value_properties)] = annotation.id
+                        futures[executor.submit(self.write, self.prepare(annotation, image_keys),
+                                                value_properties)] = annotation.id
                     except ExportSkipped as error:
                         errors.append(str(error))
                 done = []
