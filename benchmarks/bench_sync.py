@@ -1,15 +1,18 @@
 """Benchmark: syncing N images with 10 boxes each, against Label Studio's own ways in, in one run.
 
-For each database (SQLite, PostgreSQL) and each N, with a fresh ``label-studio start`` (plugin settings,
-no Redis: syncs run inside the request, as in stock open-source Label Studio):
+For each database and each N, with a fresh ``label-studio start`` (plugin settings). On SQLite there is
+no Redis: syncs run inside the request, as in stock open-source Label Studio. PostgreSQL runs are
+production-shaped: Redis and an RQ worker (``SimpleWorker``, so the job runs in the worker process
+whose memory is measured), and the sync endpoint's own answer time is recorded apart from the time
+until the sync is completed.
 
 - full sync of an ApertureDB source storage (test server over TLS, ``--synthetic N --boxes 10``);
 - re-sync with nothing changed, then with 1% new images;
 - Label Studio's JSON import (``POST /api/projects/{id}/import``) of identical tasks and predictions,
   built with the plugin's own conversion code, in chunks of 10,000 tasks;
 - Label Studio's LocalFiles storage sync of N image files (up to ``--localfiles-max``);
-- peak RSS (VmHWM) of the Label Studio process right after the full sync, and the CPU seconds the
-  test server spent during the sync (its share of the sync time).
+- peak RSS (VmHWM) of the process doing the sync (Label Studio, or the RQ worker) right after the full
+  sync, and the CPU seconds the test server spent during the sync (its share of the sync time).
 
 Run: ``.venv/bin/python benchmarks/bench_sync.py --sizes 10000 100000 --databases sqlite postgresql``
 """
@@ -31,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 os.environ.setdefault("ADB_LOG_FILE", "")
 
-from services import free_port, label_studio, postgres  # noqa: E402
+from services import free_port, label_studio, postgres, redis, rq_worker  # noqa: E402
 
 from ls_storage.client.connection import ConnectionSettings, open_connector  # noqa: E402
 from ls_storage.client.source import ImageSelection, iter_image_pages  # noqa: E402
@@ -78,10 +81,27 @@ def label_studio_pid(port: int) -> int:
     return int(re.search(r"pid=(\d+)", out).group(1))
 
 
-def timed(function):
+def sync_storage(client, storage_id: int, kind: str = "aperturedb") -> tuple[float, float, dict]:
+    """Sync and wait until it is done (in the request, or in an RQ worker): the endpoint's answer time, the
+    time until completed, and the final state."""
+    path = f"/api/storages/{kind}/{storage_id}"
     started = time.perf_counter()
-    result = function()
-    return time.perf_counter() - started, result
+    client.call("POST", f"{path}/sync", timeout=LONG)
+    answered = time.perf_counter() - started
+    while True:
+        state = client.call("GET", path)
+        if state["status"] in ("completed", "completed_with_errors", "failed"):
+            return answered, time.perf_counter() - started, state
+        time.sleep(0.05)
+
+
+def recheck_everything(client, storage_id: int) -> float:
+    """A sync with "Re-check every image" on: what every re-sync cost before syncs read only what is new."""
+    client.call("PATCH", f"/api/storages/aperturedb/{storage_id}", {"recheck_images": True})
+    _, seconds, state = sync_storage(client, storage_id)
+    assert state["status"] == "completed" and state["meta"]["read_everything"], state
+    client.call("PATCH", f"/api/storages/aperturedb/{storage_id}", {"recheck_images": False})
+    return seconds
 
 
 def identical_tasks(settings: ConnectionSettings) -> list[dict]:
@@ -129,29 +149,37 @@ def run(database: str, images: int, localfiles_max: int, work: Path, cert_dir: s
         environment = {"LOCAL_FILES_SERVING_ENABLED": "true", "LOCAL_FILES_DOCUMENT_ROOT": str(work)}
         if database == "postgresql":
             environment.update(stack.enter_context(postgres()))
+            environment["LS_STORAGE_REDIS_URL"] = stack.enter_context(redis())
         adb_process, adb_port = stack.enter_context(aperturedb_server(images, cert_dir))
         data_dir = work / f"ls-{database}-{images}"
         data_dir.mkdir()
         client = stack.enter_context(label_studio(environment, data_dir))
-        pid = label_studio_pid(int(client.url.rsplit(":", 1)[1]))
+        if database == "postgresql":
+            syncing_pid = stack.enter_context(rq_worker(environment, data_dir, worker_class="rq.worker.SimpleWorker")).pid
+        else:
+            syncing_pid = label_studio_pid(int(client.url.rsplit(":", 1)[1]))
         settings = ConnectionSettings("localhost", adb_port, "admin", "admin", ca_cert=Path(cert_dir, "ca.pem").read_text())
         connection = {"hostname": "localhost", "port": adb_port, "username": "admin", "password": "admin",
                       "ca_cert": settings.ca_cert}
 
         project = client.call("POST", "/api/projects/", {"title": "sync", "label_config": LABEL_CONFIG})
+        # A sync of no image first: the RQ worker is up and has loaded everything before the timing starts.
+        nothing = client.call("POST", "/api/storages/aperturedb/", {"project": project["id"], **connection,
+                                                                   "constraints": {"number": ["<", 0]}})
+        sync_storage(client, nothing["id"])
         storage = client.call("POST", "/api/storages/aperturedb/", {"project": project["id"], **connection})
-        figures["rss_before_mb"] = peak_rss_mb(pid)
+        figures["rss_before_mb"] = peak_rss_mb(syncing_pid)
         adb_cpu = cpu_seconds(adb_process.pid)
-        figures["sync_s"], synced = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync", timeout=LONG))
+        figures["sync_endpoint_s"], figures["sync_s"], state = sync_storage(client, storage["id"])
         figures["adb_cpu_s"] = cpu_seconds(adb_process.pid) - adb_cpu
-        figures["rss_after_sync_mb"] = peak_rss_mb(pid)
-        state = client.call("GET", f"/api/storages/aperturedb/{storage['id']}")
+        figures["rss_after_sync_mb"] = peak_rss_mb(syncing_pid)
         assert state["status"] == "completed" and state["last_sync_count"] == images, state
-        figures["resync_unchanged_s"], _ = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync", timeout=LONG))
+        _, figures["resync_unchanged_s"], state = sync_storage(client, storage["id"])
+        assert state["last_sync_count"] == 0 and not state["meta"]["read_everything"], state
         add_new_images(settings, images // 100, images)
-        figures["resync_1pct_new_s"], _ = timed(lambda: client.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync", timeout=LONG))
-        state = client.call("GET", f"/api/storages/aperturedb/{storage['id']}")
-        assert state["last_sync_count"] == images // 100, state
+        _, figures["resync_1pct_new_s"], state = sync_storage(client, storage["id"])
+        assert state["last_sync_count"] == images // 100 and not state["meta"]["read_everything"], state
+        figures["recheck_s"] = recheck_everything(client, storage["id"])
 
         tasks = identical_tasks(settings)[:images]
         imported = client.call("POST", "/api/projects/", {"title": "import", "label_config": LABEL_CONFIG})
@@ -167,8 +195,8 @@ def run(database: str, images: int, localfiles_max: int, work: Path, cert_dir: s
             local = client.call("POST", "/api/projects/", {"title": "local", "label_config": LABEL_CONFIG})
             local_storage = client.call("POST", "/api/storages/localfiles/", {
                 "project": local["id"], "path": str(folder), "use_blob_urls": True})
-            figures["localfiles_sync_s"], _ = timed(
-                lambda: client.call("POST", f"/api/storages/localfiles/{local_storage['id']}/sync", timeout=LONG))
+            _, figures["localfiles_sync_s"], state = sync_storage(client, local_storage["id"], "localfiles")
+            assert state["status"] == "completed", state
     return figures
 
 
@@ -195,15 +223,16 @@ def main() -> None:
 
 
 def print_table(results: list[dict]) -> None:
-    print("\n| database | N | full sync | JSON import | sync / import | LocalFiles sync | re-sync unchanged (% of full) "
-          "| re-sync +1% (% of full) | test server CPU share | peak RSS after sync |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| database | N | full sync | sync endpoint answer | JSON import | sync / import | LocalFiles sync "
+          "| re-sync unchanged (% of full) | re-sync +1% (% of full) | re-check every image (% of full) "
+          "| test server CPU share | peak RSS after sync |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in results:
         local = f"{f['localfiles_sync_s']:.1f} s" if "localfiles_sync_s" in f else "—"
-        print(f"| {f['database']} | {f['images']} | {f['sync_s']:.1f} s | {f['json_import_s']:.1f} s "
-              f"| {f['sync_s'] / f['json_import_s']:.2f} | {local} "
-              f"| {f['resync_unchanged_s']:.2f} s ({100 * f['resync_unchanged_s'] / f['sync_s']:.1f}%) "
-              f"| {f['resync_1pct_new_s']:.2f} s ({100 * f['resync_1pct_new_s'] / f['sync_s']:.1f}%) "
+        share = lambda key: f"{f[key]:.2f} s ({100 * f[key] / f['sync_s']:.1f}%)"  # noqa: E731
+        print(f"| {f['database']} | {f['images']} | {f['sync_s']:.1f} s | {f['sync_endpoint_s']:.2f} s "
+              f"| {f['json_import_s']:.1f} s | {f['sync_s'] / f['json_import_s']:.2f} | {local} "
+              f"| {share('resync_unchanged_s')} | {share('resync_1pct_new_s')} | {share('recheck_s')} "
               f"| {100 * f['adb_cpu_s'] / f['sync_s']:.0f}% | {f['rss_after_sync_mb']:.0f} MB |")
 
 

@@ -109,14 +109,17 @@ def label_studio(environment: dict, data_dir: Path, token: str = "lsstoragetestt
 
 
 @contextmanager
-def rq_worker(environment: dict, data_dir: Path, queues: tuple[str, ...] = ("low", "default")) -> Iterator[None]:
+def rq_worker(environment: dict, data_dir: Path, queues: tuple[str, ...] = ("low", "default"),
+              worker_class: str | None = None) -> Iterator[subprocess.Popen]:
+    """``worker_class="rq.worker.SimpleWorker"`` runs jobs in the worker process itself, instead of a fork per job."""
     env = {**os.environ, **environment, "DJANGO_SETTINGS_MODULE": "ls_storage.settings",
            "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir), "SENTRY_DSN": "", "ADB_LOG_FILE": ""}
     log = open(data_dir / "rq-worker.log", "w")
-    worker = subprocess.Popen([sys.executable, "-m", "django", "rqworker", *queues], env=env, cwd=data_dir,
+    options = ["--worker-class", worker_class] if worker_class else []
+    worker = subprocess.Popen([sys.executable, "-m", "django", "rqworker", *options, *queues], env=env, cwd=data_dir,
                               stdout=log, stderr=subprocess.STDOUT)
     try:
-        yield
+        yield worker
     finally:
         stop(worker)
         log.close()
