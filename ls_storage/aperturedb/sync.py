@@ -155,14 +155,15 @@ def _sync_changes(storage, previous: dict | None, fingerprint: str, targets: Ima
     total, added = count_images(connector, selection, since)
     if total != previous["images"] + added:
         return None
-    gained, regions_created = images_with_new_regions(connector, selection, since)
-    known = set(storage.links.filter(key__in=gained).values_list("key", flat=True))
+    gained, created = images_with_new_regions(connector, selection, since)
+    gained = sorted(gained)
+    for start in range(0, len(gained), PAGE_SIZE):  # images with tasks read again; new ones come next
+        chunk = storage.links.filter(key__in=gained[start:start + PAGE_SIZE]).values_list("key", flat=True)
+        if chunk:
+            again = _sync_pages(storage, replace(selection, uniqueids=tuple(chunk)), targets, counts)
+            created = latest_created([created, again.created])
     seen = _sync_pages(storage, replace(selection, created_after=since), targets, counts)
-    for start in range(0, len(known), PAGE_SIZE):
-        chunk = tuple(sorted(known)[start:start + PAGE_SIZE])
-        again = _sync_pages(storage, replace(selection, uniqueids=chunk), targets, counts)
-        seen.created = latest_created([seen.created, again.created])
-    created = latest_created([since, seen.created, regions_created])
+    created = latest_created([since, created, seen.created])
     counts.unchanged = total - added - counts.updated  # the images read again, and those not read at all
     # Images created while this sync ran may be missing from the counts: then the next sync reads everything.
     return Seen(total, created if seen.images == added else None)
