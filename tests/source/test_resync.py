@@ -119,3 +119,19 @@ def test_whatever_counts_or_settings_cannot_explain_makes_the_sync_read_everythi
     assert synced["meta"]["read_everything"] is True
     assert Task.objects.filter(project_id=project["id"]).count() == expected_tasks
     assert _box_x(project["id"], kept, storage["id"]) == (60.0 if change == "limit" else 50.0)
+
+
+def test_images_that_gained_boxes_are_read_again_in_chunks(business_client, project, aperturedb, images, monkeypatch):
+    monkeypatch.setattr("ls_storage.aperturedb.sync.PAGE_SIZE", 2)
+    added = [images.add(f"{i}.png", 100, 100) for i in range(5)]
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+    sync(business_client, storage["id"])
+    images.query([command for ref, uniqueid in enumerate(added, start=1) for command in (
+        {"FindImage": {"_ref": ref, "constraints": {"_uniqueid": ["==", uniqueid]}}},
+        {"AddBoundingBox": {"image_ref": ref, "rectangle": {"x": 10, "y": 10, "width": 10, "height": 10},
+                            "label": "cat"}})])
+
+    synced = sync(business_client, storage["id"])
+
+    assert synced["meta"]["read_everything"] is False and synced["meta"]["tasks_updated"] == 5
+    assert [_box_x(project["id"], uniqueid, storage["id"]) for uniqueid in added] == [10.0] * 5
