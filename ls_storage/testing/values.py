@@ -76,6 +76,22 @@ def _comparable(a: Any, b: Any) -> bool:
     return type_name(a) == type_name(b)
 
 
+class Options:
+    """The list of an ``in`` / ``not in`` condition; membership counts only values of the same type, and is
+    a hash lookup, so that a list of thousands of ids costs no more per object than a single one."""
+
+    __slots__ = ("values", "_by_type")
+
+    def __init__(self, values: list):
+        self.values = values
+        self._by_type: dict[str, set] = {}
+        for value in values:
+            self._by_type.setdefault(type_name(value), set()).add(value)
+
+    def __contains__(self, value: Any) -> bool:
+        return value in self._by_type.get(type_name(value), ())
+
+
 class Condition:
     """One key's ``[op, value, op, value, ...]`` list, compiled."""
 
@@ -96,7 +112,7 @@ class Condition:
             if op in ("in", "not in"):
                 if not isinstance(raw, list):
                     raise QueryError(f"{where}: {op!r} on {key!r} needs a list")
-                value: Any = [to_stored(v, where) for v in raw]
+                value: Any = Options([to_stored(v, where) for v in raw])
             elif raw is None and op in ("==", "!="):
                 value = None
             else:
@@ -117,7 +133,7 @@ class Condition:
                     return False
                 continue
             if op in ("in", "not in"):
-                if not OPERATORS[op](value, [v for v in expected if _comparable(v, value)]):
+                if not OPERATORS[op](value, expected):
                     return False
             elif not _comparable(value, expected):
                 if op != "!=":
@@ -132,7 +148,7 @@ class Condition:
             if op == "==" and expected is not None:
                 return [expected]
             if op == "in":
-                return list(expected)
+                return list(expected.values)
         return None
 
     def bounds(self) -> tuple[Any, bool, Any, bool] | None:
