@@ -24,6 +24,7 @@ from io_storages.base_models import (
     _batched,
 )
 from io_storages.utils import parse_range
+from organizations.models import OrganizationMember
 from rest_framework.exceptions import ValidationError
 
 from ls_storage.client.connection import ApertureDBError, ConnectionSettings, connectors, open_connector
@@ -191,23 +192,30 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
         return self._linked_uniqueid(url) is not None
 
     def _linked_uniqueid(self, uri) -> str | None:
+        """The image's ``_uniqueid`` when the requester may have it; decided once per request and URI, as
+        Label Studio's resolver asks ``can_resolve_url`` and then ``get_bytes_stream`` for the same one."""
+        request = get_current_request()
+        decided = getattr(self, "_decided", None)
+        if decided is not None and decided[0] is request and decided[1] == uri:
+            return decided[2]
         parsed = parse_image_uri(uri) if isinstance(uri, str) else None
-        if parsed is None or parsed[0] != self.id or not self._requester_is_member():
-            return None
-        if not self.links.filter(key=parsed[1]).exists():
-            return None
-        return parsed[1]
+        uniqueid = None
+        if parsed is not None and parsed[0] == self.id and self._is_member(request) \
+                and self.links.filter(key=parsed[1]).exists():
+            uniqueid = parsed[1]
+        self._decided = (request, uri, uniqueid)
+        return uniqueid
 
-    def _requester_is_member(self) -> bool:
+    def _is_member(self, request) -> bool:
         """Open-source Label Studio lets any signed-in user resolve any task's files; images of this storage
         go only to active members of the project's organization. Work outside a request (syncs, exports)
         passes."""
-        request = get_current_request()
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return request is None
-        organization = self.project.organization
-        return organization.has_user(user) and not organization.has_deleted(user)
+        return OrganizationMember.objects.filter(
+            user_id=user.id, organization__projects=self.project_id, deleted_at__isnull=True
+        ).exists()
 
     def generate_http_url(self, url):
         # Never a public URL: Label Studio rewrites the URI to its own resolver endpoint.
