@@ -223,20 +223,27 @@ def _create_tasks(storage, project, items: list[ImageTask], run: int, counts: Sy
         _import_annotations(project, pairs, counts)
 
 
+INSERT_ROWS = 500  # rows per INSERT statement: 8 parameters each, far below every database's limit
+
+
 def _create_predictions(project, pairs: list[tuple[int, ImageTask]]) -> None:
-    """One multi-row insert, as bulk_create would do, without the ORM preparing every field of every row."""
-    rows = [(result, score, version, task_id) for task_id, item in pairs for result, score, version in item.predictions]
-    if not rows:
-        return
+    """Multi-row inserts, as bulk_create would make, without the ORM preparing every field of every row.
+
+    Not ``executemany``: on PostgreSQL that is one statement and one round trip per row."""
     table = Prediction._meta.db_table
     json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
     now = timezone.now()
+    rows = [(result, score, version, task_id, project.id, now, now)
+            for task_id, item in pairs for result, score, version in item.predictions]
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} (result, score, model_version, task_id, project_id, mislabeling, created_at, "
-            f"updated_at) VALUES ({json_value}, %s, %s, %s, %s, 0.0, %s, %s)",
-            [(result, score, version, task_id, project.id, now, now) for result, score, version, task_id in rows],
-        )
+        for start in range(0, len(rows), INSERT_ROWS):
+            chunk = rows[start:start + INSERT_ROWS]
+            values = ", ".join([f"({json_value}, %s, %s, %s, %s, 0.0, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (result, score, model_version, task_id, project_id, mislabeling, created_at, "
+                f"updated_at) VALUES {values}",
+                [value for row in chunk for value in row],
+            )
 
 
 def _import_annotations(project, pairs: list[tuple[int, ImageTask]], counts: SyncCounts) -> None:
