@@ -120,10 +120,9 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
             boxes = answer[1]["FindBoundingBox"].get("entities") or {}
             polygons = answer[2]["FindPolygon"].get("entities") or {}
             for record in records:
-                regions = boxes.get(record.uniqueid, []) + polygons.get(record.uniqueid, [])
-                record.created = latest_created([record.created] + [region.get(CREATED) for region in regions])
-                record.boxes = _predicted(boxes.get(record.uniqueid, []))
-                record.polygons = _predicted(polygons.get(record.uniqueid, []))
+                own_boxes, own_polygons = boxes.get(record.uniqueid, []), polygons.get(record.uniqueid, [])
+                record.created = latest_created([record.created] + [r.get(CREATED) for r in own_boxes + own_polygons])
+                record.boxes, record.polygons = _predicted(own_boxes), _predicted(own_polygons)
         if selection.with_annotations:
             stored = parse_annotations(answer[3 if selection.with_regions else 1:])
             for record in records:
@@ -174,8 +173,7 @@ def images_with_new_regions(connector, selection: ImageSelection, created_after:
     ])
     found = {command: answer[index][command].get("entities") or [] for index, command in enumerate(commands)}
     latest = latest_created([created_after] + [region.get(CREATED) for regions in found.values() for region in regions])
-    wanted = {command: [region["_uniqueid"] for region in regions if region.get(ANNOTATION_ID) is None]
-              for command, regions in found.items()}
+    wanted = {command: [region["_uniqueid"] for region in _predicted(regions)] for command, regions in found.items()}
     if not any(wanted.values()):
         return set(), latest
     query: list = []
@@ -224,6 +222,4 @@ def content_type(blob: bytes) -> str:
 
 def check_selection(connector, selection: ImageSelection) -> None:
     """Ask ApertureDB for one matching image, so that it judges the constraints as it will in a sync."""
-    query = _page_query(ImageSelection(selection.constraints, (), selection.with_regions,
-                                       selection.region_constraints, 1, selection.with_annotations), 0, 1)
-    run_query(connector, query)
+    run_query(connector, _page_query(replace(selection, properties=(), limit=1), 0, 1))
