@@ -8,6 +8,7 @@ Every command and parameter that is not supported is refused by name.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import json
 import logging
@@ -546,8 +547,9 @@ def _candidates(tx: Transaction, classes: list[str] | None, constraints: Constra
             return iter(seqs), not sort
         if classes is not None and len(classes) == 1:
             created = constraints.top_level("_create_txn")
-            if created is not None and created.bounds() is not None and isinstance(created.bounds()[0], (int, float)):
-                return _created_after(store, classes[0], created.bounds()[0]), not sort
+            bounds = created.bounds() if created is not None else None
+            if bounds is not None and isinstance(bounds[0], (int, float)):
+                return _created_after(store, classes[0], bounds[0]), not sort
             for condition in constraints.conditions:
                 values = condition.equality_values()
                 if values is not None:
@@ -579,14 +581,7 @@ def _created_after(store: Store, cls: str, txn: float) -> Iterator[int]:
     """Members of ``cls`` created in a transaction from ``txn`` on: sequence numbers grow with transactions,
     so a binary search finds the first, as an index on ``_create_txn`` would."""
     members = store.by_class.get(cls, SortedList())
-    low, high = 0, len(members)
-    while low < high:
-        middle = (low + high) // 2
-        if store.objects[members[middle]].txn < txn:
-            low = middle + 1
-        else:
-            high = middle
-    return members.islice(low)
+    return members.islice(bisect.bisect_left(members, txn, key=lambda seq: store.objects[seq].txn))
 
 
 def _window(store: Store, classes: list[str] | None, sort: list[tuple[str, bool]]):
