@@ -28,6 +28,7 @@ from ls_storage.client.connection import ApertureDBError
 from ls_storage.client.source import (
     PAGE_SIZE,
     ImageRecord,
+    ImageSelection,
     count_images,
     images_with_new_regions,
     iter_image_pages,
@@ -101,15 +102,16 @@ def sync_source_storage(storage) -> None:
     previous, storage.sync_state = storage.sync_state, None  # an interrupted sync leaves a full one next
     storage.save(update_fields=["sync_state"])
     counts = SyncCounts()
+    selection = storage.selection()
     try:
-        state = _sync_changes(storage, previous, fingerprint, targets, counts)
+        state = _sync_changes(storage, selection, previous, fingerprint, targets, counts)
         if state is None:
             counts.full = True
-            state = _sync_everything(storage, targets, counts)
+            state = _sync_everything(storage, selection, targets, counts)
     except ApertureDBError as error:
         raise ValidationError(f"ApertureDB: {error}") from None
     _handle_missing(storage, storage.sync_run, counts)
-    if state.created is not None and storage.selection().tracks_changes:
+    if state.created is not None and selection.tracks_changes:
         storage.sync_state = {"created": state.created, "images": state.images, "links": storage.links.count(),
                               "settings": fingerprint}
         storage.save(update_fields=["sync_state"])
@@ -131,14 +133,14 @@ class Seen:
     created: int | None = 0
 
 
-def _sync_everything(storage, targets: ImageTargets, counts: SyncCounts) -> Seen:
+def _sync_everything(storage, selection: ImageSelection, targets: ImageTargets, counts: SyncCounts) -> Seen:
     storage.sync_run += 1
     storage.save(update_fields=["sync_run"])
-    return _sync_pages(storage, storage.selection(), targets, counts)
+    return _sync_pages(storage, selection, targets, counts)
 
 
-def _sync_changes(storage, previous: dict | None, fingerprint: str, targets: ImageTargets,
-                  counts: SyncCounts) -> Seen | None:
+def _sync_changes(storage, selection: ImageSelection, previous: dict | None, fingerprint: str,
+                  targets: ImageTargets, counts: SyncCounts) -> Seen | None:
     """Sync only what ApertureDB created since the last sync; None, before changing anything, when that
     cannot tell what changed and everything must be read.
 
@@ -146,7 +148,6 @@ def _sync_changes(storage, previous: dict | None, fingerprint: str, targets: Ima
     the counts: when the matching images are not the last sync's plus the new ones, or tasks were
     deleted in Label Studio, everything is read.
     """
-    selection = storage.selection()
     if storage.recheck_images or not previous or previous.get("settings") != fingerprint \
             or not selection.tracks_changes or storage.links.count() != previous["links"]:
         return None
@@ -169,7 +170,7 @@ def _sync_changes(storage, previous: dict | None, fingerprint: str, targets: Ima
     return Seen(total, created if seen.images == added else None)
 
 
-def _sync_pages(storage, selection, targets: ImageTargets, counts: SyncCounts) -> Seen:
+def _sync_pages(storage, selection: ImageSelection, targets: ImageTargets, counts: SyncCounts) -> Seen:
     seen = Seen()
     for page in iter_image_pages(storage.connector(), selection):
         for record in page:
