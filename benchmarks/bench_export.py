@@ -28,13 +28,12 @@ import base64
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlparse
 
@@ -42,8 +41,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests" / "helpers")]
-from bench_sync import LABEL_CONFIG, cpu_seconds  # noqa: E402
-from services import free_port, label_studio, postgres, wait_until  # noqa: E402
+from bench_sync import LABEL_CONFIG, aperturedb_server, cpu_seconds, write_results  # noqa: E402
+from services import label_studio, postgres  # noqa: E402
 
 from ls_storage.client.connection import ConnectionSettings, open_connector  # noqa: E402
 
@@ -52,23 +51,6 @@ CLIENT_THREADS = 4
 MEDIA_ROUND = 50
 LABELS = ("cat", "dog", "car", "person", "bicycle")
 TASK_PAGE = 1000
-
-
-@contextmanager
-def aperturedb_server(images: int, cert_dir: str, log_path: Path):
-    """The test server as its own process (so its CPU time is its own), logging to a file that cannot fill up."""
-    port = free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ls_storage.testing.server", "--port", str(port), "--cert-dir", cert_dir,
-         "--synthetic", str(images), "--boxes", "0"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: "listening" in log_path.read_text(), "ApertureDB test server", timeout=600, process=process)
-        yield process, port
-    finally:
-        process.terminate()
-        process.wait()
-        log.close()
 
 
 def timed(function):
@@ -251,7 +233,7 @@ def run(database: str, args, work: Path, cert_dir: str) -> dict:
         data_dir = work / f"ls-{database}"
         data_dir.mkdir()
         adb_process, adb_port = stack.enter_context(
-            aperturedb_server(args.annotations, cert_dir, work / f"adb-{database}.log"))
+            aperturedb_server(args.annotations, 0, cert_dir, work / f"adb-{database}.log"))
         client = stack.enter_context(label_studio(environment, data_dir))
         sessions = Sessions(client.url, client.token)
         settings = ConnectionSettings("localhost", adb_port, "admin", "admin", ca_cert=Path(cert_dir, "ca.pem").read_text())
@@ -291,8 +273,7 @@ def main() -> None:
             figures = run(database, args, work, cert_dir)
             results.append(figures)
             print(json.dumps(figures), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1))
+    write_results(results, args.out)
     print_table(results)
 
 

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 os.environ.setdefault("ADB_LOG_FILE", "")
 
-from services import free_port, label_studio, postgres, redis, rq_worker  # noqa: E402
+from services import free_port, label_studio, postgres, redis, rq_worker, wait_until  # noqa: E402
 
 from ls_storage.client.connection import ConnectionSettings, open_connector  # noqa: E402
 from ls_storage.client.source import ImageSelection, iter_image_pages  # noqa: E402
@@ -50,19 +50,26 @@ LONG = 3600  # seconds a sync or import request may take (they run inside the re
 
 
 @contextmanager
-def aperturedb_server(images: int, cert_dir: str):
+def aperturedb_server(images: int, boxes: int, cert_dir: str, log_path: Path):
+    """The test server as its own process (so its CPU time is its own), logging to a file that cannot fill up
+    the way an unread pipe would."""
     port = free_port()
+    log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "ls_storage.testing.server", "--port", str(port), "--cert-dir", cert_dir,
-         "--synthetic", str(images), "--boxes", "10"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    for line in process.stderr:
-        if "listening" in line:
-            break
+         "--synthetic", str(images), "--boxes", str(boxes)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
+        wait_until(lambda: "listening" in log_path.read_text(), "ApertureDB test server", timeout=600, process=process)
         yield process, port
     finally:
         process.terminate()
         process.wait()
+        log.close()
+
+
+def write_results(results: list[dict], out: str) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(results, indent=1))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -150,7 +157,7 @@ def run(database: str, images: int, localfiles_max: int, work: Path, cert_dir: s
         if database == "postgresql":
             environment.update(stack.enter_context(postgres()))
             environment["LS_STORAGE_REDIS_URL"] = stack.enter_context(redis())
-        adb_process, adb_port = stack.enter_context(aperturedb_server(images, cert_dir))
+        adb_process, adb_port = stack.enter_context(aperturedb_server(images, 10, cert_dir, work / f"adb-{database}-{images}.log"))
         data_dir = work / f"ls-{database}-{images}"
         data_dir.mkdir()
         client = stack.enter_context(label_studio(environment, data_dir))
@@ -217,8 +224,7 @@ def main() -> None:
                 figures = run(database, images, args.localfiles_max, work, cert_dir)
                 results.append(figures)
                 print(json.dumps(figures), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1))
+    write_results(results, args.out)
     print_table(results)
 
 
