@@ -21,6 +21,12 @@ def create_storage(client, address, project_id: int, **fields) -> dict:
     return response.json()
 
 
+def update_storage(client, storage_id: int, **fields) -> dict:
+    response = client.patch(f"/api/storages/aperturedb/{storage_id}", data=fields, content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
 def sync(client, storage_id: int) -> dict:
     response = client.post(f"/api/storages/aperturedb/{storage_id}/sync")
     assert response.status_code == 200, response.content

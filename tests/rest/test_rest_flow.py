@@ -8,6 +8,7 @@ import time
 import pytest
 
 from services import label_studio, postgres, redis, rq_worker
+from storage_api import storage_body
 
 LABEL_CONFIG = """<View><Image name="image" value="$image"/>
 <RectangleLabels name="label" toName="image"><Label value="cat"/><Label value="dog"/></RectangleLabels></View>"""
@@ -37,12 +38,8 @@ def test_rest_sync_on_postgres_runs_in_an_rq_worker(production, aperturedb, aper
     first = images.add("a.png", 200, 100, boxes=[((20, 10, 50, 25), "cat", {})])
     images.add("b.png", 100, 100, boxes=[((1, 2, 3, 4), "dog", {})])
     project = production.call("POST", "/api/projects/", {"title": "REST", "label_config": LABEL_CONFIG})
-    storage = production.call("POST", "/api/storages/aperturedb/", {
-        "project": project["id"], "title": "adb", "hostname": aperturedb.host, "port": aperturedb.port,
-        "username": aperturedb.username, "password": aperturedb.password, "token": aperturedb.token,
-        "use_ssl": aperturedb.use_ssl, "ca_cert": open(aperturedb.ca_cert).read() if aperturedb.ca_cert else "",
-        "constraints": images.constraints,
-    })
+    storage = production.call("POST", "/api/storages/aperturedb/",
+                              storage_body(aperturedb, project["id"], constraints=images.constraints))
 
     started = time.monotonic()
     answer = production.call("POST", f"/api/storages/aperturedb/{storage['id']}/sync")
@@ -69,20 +66,17 @@ def test_rest_sync_on_postgres_runs_in_an_rq_worker(production, aperturedb, aper
 
 
 def test_rest_annotations_reach_aperturedb_through_the_worker(production, aperturedb, aperturedb_images):
-    from target_api import box, stored_annotation
+    from target_api import box
 
     images = aperturedb_images
     image = images.add("c.png", 200, 100)
-    connection = {"hostname": aperturedb.host, "port": aperturedb.port, "username": aperturedb.username,
-                  "password": aperturedb.password, "token": aperturedb.token, "use_ssl": aperturedb.use_ssl,
-                  "ca_cert": open(aperturedb.ca_cert).read() if aperturedb.ca_cert else ""}
     project = production.call("POST", "/api/projects/", {"title": "REST export", "label_config": LABEL_CONFIG})
-    source = production.call("POST", "/api/storages/aperturedb/", {"project": project["id"], **connection,
-                                                                    "constraints": images.constraints})
+    source = production.call("POST", "/api/storages/aperturedb/",
+                             storage_body(aperturedb, project["id"], constraints=images.constraints))
     production.call("POST", f"/api/storages/aperturedb/{source['id']}/sync")
     wait_for_sync(production, source["id"])
-    target = production.call("POST", "/api/storages/export/aperturedb", {"project": project["id"], **connection,
-                                                                          "can_delete_objects": True})
+    target = production.call("POST", "/api/storages/export/aperturedb",
+                             storage_body(aperturedb, project["id"], can_delete_objects=True))
     (task,) = production.call("GET", f"/api/tasks/?project={project['id']}")["tasks"]
     result = [{**box("r1", 10, 20, 30, 40), "from_name": "label", "to_name": "image"}]
 

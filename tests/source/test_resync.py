@@ -5,16 +5,11 @@ from __future__ import annotations
 import pytest
 from tasks.models import Prediction, Task
 
-from storage_api import create_storage, sync
+from storage_api import create_storage, sync, update_storage
 
 pytestmark = pytest.mark.django_db
 
 BOX = ((10, 10, 10, 10), "cat", {})
-
-
-def _patch(client, storage_id: int, **fields) -> None:
-    response = client.patch(f"/api/storages/aperturedb/{storage_id}", data=fields, content_type="application/json")
-    assert response.status_code == 200, response.content
 
 
 def _move_box(images, uniqueid: str, x: float) -> None:
@@ -60,7 +55,7 @@ def test_recheck_images_reads_everything_and_notices_edits_in_place(business_cli
     storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
     sync(business_client, storage["id"])
     _move_box(images, uniqueid, 50)
-    _patch(business_client, storage["id"], recheck_images=True)
+    update_storage(business_client, storage["id"], recheck_images=True)
 
     synced = sync(business_client, storage["id"])
 
@@ -97,20 +92,20 @@ def test_whatever_counts_or_settings_cannot_explain_makes_the_sync_read_everythi
         images.query([{"DeleteImage": {"constraints": {"_uniqueid": ["==", other]}}}])
         expected_tasks = 1
     elif change == "image stops matching":
-        _patch(business_client, storage["id"])  # nothing changes in the settings themselves
+        update_storage(business_client, storage["id"])  # nothing changes in the settings themselves
         images.query([{"UpdateImage": {"constraints": {"_uniqueid": ["==", other]},
                                        "remove_props": ["ls_test"]}}])
         expected_tasks = 1
     elif change == "task deleted":
         Task.objects.filter(project_id=project["id"], data__img=f"aperturedb://{storage['id']}/{other}").delete()
     elif change == "constraints":
-        _patch(business_client, storage["id"], constraints={**images.constraints, "split": ["==", "a"]})
+        update_storage(business_client, storage["id"], constraints={**images.constraints, "split": ["==", "a"]})
     elif change == "label config":
         response = business_client.patch(f"/api/projects/{project['id']}", content_type="application/json", data={
             "label_config": project["label_config"].replace('<Label value="dog"/>', '<Label value="bird"/>', 1)})
         assert response.status_code == 200, response.content
     elif change == "limit":
-        _patch(business_client, storage["id"], limit=5)
+        update_storage(business_client, storage["id"], limit=5)
         assert sync(business_client, storage["id"])["meta"]["read_everything"] is True
         _move_box(images, kept, 60)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tasks.models import Prediction, Task
 
-from storage_api import create_project, create_storage, sync, tasks_of
+from storage_api import create_project, create_storage, sync, tasks_of, update_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -125,9 +125,7 @@ def test_vanished_images_lose_only_unannotated_tasks_and_only_when_allowed(busin
     assert kept["meta"]["tasks_missing_kept"] == 2 and kept["meta"]["tasks_removed"] == 0
     assert Task.objects.filter(project_id=project["id"]).count() == 3
 
-    response = business_client.patch(f"/api/storages/aperturedb/{storage['id']}", data={"remove_missing_tasks": True},
-                                     content_type="application/json")
-    assert response.status_code == 200, response.content
+    update_storage(business_client, storage["id"], remove_missing_tasks=True)
     removed = sync(business_client, storage["id"])
 
     assert removed["meta"]["tasks_removed"] == 1 and removed["meta"]["tasks_missing_kept"] == 1
