@@ -549,7 +549,7 @@ def _candidates(tx: Transaction, classes: list[str] | None, constraints: Constra
             created = constraints.top_level("_create_txn")
             bounds = created.bounds() if created is not None else None
             if bounds is not None and isinstance(bounds[0], (int, float)):
-                return _created_after(store, classes[0], bounds[0]), not sort
+                return _created_after(store, classes[0], bounds[0], inclusive=bounds[1]), not sort
             for condition in constraints.conditions:
                 values = condition.equality_values()
                 if values is not None:
@@ -577,11 +577,12 @@ def _candidates(tx: Transaction, classes: list[str] | None, constraints: Constra
     return merged, not sort
 
 
-def _created_after(store: Store, cls: str, txn: float) -> Iterator[int]:
-    """Members of ``cls`` created in a transaction from ``txn`` on: sequence numbers grow with transactions,
-    so a binary search finds the first, as an index on ``_create_txn`` would."""
+def _created_after(store: Store, cls: str, txn: float, inclusive: bool) -> Iterator[int]:
+    """Members of ``cls`` created in a transaction after ``txn`` (or in it, when ``inclusive``): sequence
+    numbers grow with transactions, so a binary search finds the first, as an index on ``_create_txn`` would."""
     members = store.by_class.get(cls, SortedList())
-    return members.islice(bisect.bisect_left(members, txn, key=lambda seq: store.objects[seq].txn))
+    search = bisect.bisect_left if inclusive else bisect.bisect_right
+    return members.islice(search(members, txn, key=lambda seq: store.objects[seq].txn))
 
 
 def _window(store: Store, classes: list[str] | None, sort: list[tuple[str, bool]]):
