@@ -165,9 +165,8 @@ class Store:
         self._record(lambda: self._replace(obj, *old))
 
     def _replace(self, obj: Obj, props: dict, geometry: Any, label: str | None) -> None:
-        self._index(obj, "entity", obj.cls, obj.props, add=False)
+        self._reindex(obj, "entity", obj.cls, obj.props, props)
         obj.props, obj.geometry, obj.label = props, geometry, label
-        self._index(obj, "entity", obj.cls, obj.props, add=True)
 
     def delete_object(self, obj: Obj) -> None:
         for link_seq in list(self.out_links.get(obj.seq, ())) + list(self.in_links.get(obj.seq, ())):
@@ -206,9 +205,8 @@ class Store:
         self._record(lambda: self._replace_link_props(link, old))
 
     def _replace_link_props(self, link: Link, props: dict) -> None:
-        self._index(link, "connection", link.cls, link.props, add=False)
+        self._reindex(link, "connection", link.cls, link.props, props)
         link.props = props
-        self._index(link, "connection", link.cls, link.props, add=True)
 
     def delete_link(self, link: Link) -> None:
         self._remove_link(link)
@@ -267,6 +265,23 @@ class Store:
                     index.add(entry)
                 else:
                     index.remove(entry)
+
+    def _reindex(self, record: Obj | Link, index_type: str, cls: str, old: dict, new: dict) -> None:
+        """Index entries of the properties an update changed; an update that rewrites the same values, as a
+        conditional add followed by its update does, leaves the indexes alone."""
+        if not self.indexes:
+            return
+        for key in old.keys() | new.keys():
+            index = self.indexes.get((index_type, cls, key))
+            if index is None:
+                continue
+            before, after = old.get(key), new.get(key)
+            if type(before) is type(after) and before == after:
+                continue
+            if before is not None:
+                index.remove((sort_key(before) + (record.seq,), record.seq))
+            if after is not None:
+                index.add((sort_key(after) + (record.seq,), record.seq))
 
     def index_lookup(self, index_type: str, cls: str, key: str, values: list) -> list[int] | None:
         index = self.indexes.get((index_type, cls, key))

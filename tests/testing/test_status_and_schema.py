@@ -114,3 +114,23 @@ def test_indexed_finds_match_unindexed_finds(adb, entity_class):
 def test_create_index_refuses_bad_parameters(adb, entity_class, bad):
     params = {"index_type": "entity", "class": entity_class, "property_key": "name", **bad}
     adb.fail([{"CreateIndex": params}])
+
+
+def test_indexed_finds_follow_updates_that_change_keep_retype_or_remove_the_value(adb, entity_class):
+    adb.run([{"AddEntity": {"class": entity_class, "properties": {"n": n, "name": f"e{n}"}}} for n in range(6)])
+    adb.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "n"}})
+    updates = [({"n": 10}, []), ({"n": 1}, []), ({"n": 2.0}, []), ({}, ["n"]), ({"n": "4"}, []), ({"n": 5, "x": 1}, [])]
+    adb.run([{"UpdateEntity": {"with_class": entity_class, "constraints": {"name": ["==", f"e{n}"]},
+                               "properties": properties, "remove_props": remove}}
+             for n, (properties, remove) in enumerate(updates)])
+
+    def names(constraints):
+        found = adb.entities("FindEntity", {"with_class": entity_class, "constraints": constraints,
+                                            "results": {"list": ["name"]}})
+        return sorted(entity["name"] for entity in found)
+
+    assert names({"n": ["==", 10]}) == ["e0"]
+    assert names({"n": ["==", 1]}) == ["e1"]
+    assert names({"n": [">=", 0]}) == ["e0", "e1", "e2", "e5"]
+    assert names({"n": ["==", "4"]}) == ["e4"]
+    assert names({"n": ["in", [3, 4, 5]]}) == ["e5"]
