@@ -116,9 +116,11 @@ def sync_source_storage(storage) -> None:
                               "settings": fingerprint}
         storage.save(update_fields=["sync_state"])
     backfill_fsm_states_for_tasks(storage.id, counts.created, ApertureDBImportStorageLink)
-    project.update_tasks_states(
-        maximum_annotations_changed=False, overlap_cohort_percentage_changed=False, tasks_number_changed=True
-    )
+    if counts.created or counts.removed:
+        # A background job on Redis that, at 100k tasks, would hold up the worker's next sync for nothing.
+        project.update_tasks_states(
+            maximum_annotations_changed=False, overlap_cohort_percentage_changed=False, tasks_number_changed=True
+        )
     if counts.errors:
         storage.info_set_completed_with_errors(counts.created, counts.errors, **counts.meta())
     else:

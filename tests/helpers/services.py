@@ -125,6 +125,19 @@ def rq_worker(environment: dict, data_dir: Path, queues: tuple[str, ...] = ("low
         log.close()
 
 
+def wait_for_idle_queues(redis_url: str, queues: tuple[str, ...] = ("low", "default")) -> None:
+    """Until no job is queued or running: Label Studio's migrations queue data jobs at start-up, and jobs of
+    an earlier step would otherwise be timed as part of the next."""
+    from redis import Redis
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    connection = Redis.from_url(redis_url)
+    wait_until(lambda: all(Queue(name, connection=connection).count == 0
+                           and StartedJobRegistry(name, connection=connection).count == 0 for name in queues),
+               "RQ queues to drain", timeout=3600)
+
+
 class Client:
     """Label Studio's REST API with a legacy token; a new connection per request."""
 

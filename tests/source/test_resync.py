@@ -130,3 +130,26 @@ def test_images_that_gained_boxes_are_read_again_in_chunks(business_client, proj
 
     assert synced["meta"]["read_everything"] is False and synced["meta"]["tasks_updated"] == 5
     assert [_box_x(project["id"], uniqueid, storage["id"]) for uniqueid in added] == [10.0] * 5
+
+
+def test_overlap_is_arranged_when_tasks_are_added_and_a_sync_that_adds_none_leaves_it(
+        business_client, project, aperturedb, images, monkeypatch):
+    """Label Studio arranges the overlap cohort after tasks are added; a sync that changes no task spares it the
+    work (on Redis, a job that would hold up the worker's next sync)."""
+    from projects.models import Project
+
+    Project.objects.filter(id=project["id"]).update(maximum_annotations=2, overlap_cohort_percentage=50)
+    for name in ("1.png", "2.png", "3.png", "4.png"):
+        images.add(name, 100, 100, boxes=[BOX])
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
+    sync(business_client, storage["id"])
+    assert sorted(Task.objects.filter(project_id=project["id"]).values_list("overlap", flat=True)) == [1, 1, 2, 2]
+
+    arranged = []
+    update = Project.update_tasks_states
+    monkeypatch.setattr(Project, "update_tasks_states", lambda self, *a, **k: arranged.append(k) or update(self, *a, **k))
+    assert sync(business_client, storage["id"])["last_sync_count"] == 0
+    assert arranged == []
+    images.add("5.png", 100, 100, boxes=[BOX])
+    assert sync(business_client, storage["id"])["last_sync_count"] == 1
+    assert [k["tasks_number_changed"] for k in arranged] == [True]
