@@ -76,7 +76,7 @@ def export_annotation(storage_id: int, annotation_id: int) -> None:
     from .models import ApertureDBExportStorage
 
     storage = ApertureDBExportStorage.objects.filter(id=storage_id).first()
-    annotation = Annotation.objects.filter(id=annotation_id).select_related("task", "project").first()
+    annotation = Annotation.objects.filter(id=annotation_id).select_related("task").first()
     if storage is None or annotation is None:
         return
     if not _attempt(storage, annotation):

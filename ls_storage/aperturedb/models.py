@@ -332,7 +332,8 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
             objects = results_to_objects(annotation.result or [], None, None)
         except ConversionError as error:
             raise ExportSkipped(f"annotation {annotation.id}: {error}") from None
-        return ExportItem(annotation.id, image_keys[annotation.task_id], annotation_properties(annotation), objects)
+        return ExportItem(annotation.id, image_keys[annotation.task_id],
+                          annotation_properties(annotation, self.project.title), objects)
 
     def write(self, item: ExportItem, value_properties: set[str]) -> None:
         write_annotation(self._connector_with_indexes(), item.image_uniqueid, item.annotation_id, item.properties,
@@ -359,7 +360,8 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
         total = annotations.count()
         written, errors = 0, []
         with ThreadPoolExecutor(max_workers=self.max_workers) as executor:
-            for batch in _batched(iterate_queryset(annotations.select_related("completed_by", "project"), chunk_size=500), 500):
+            writing: dict = {}  # a batch's writes, which run while the next batch is read and prepared
+            for batch in _batched(iterate_queryset(annotations.select_related("completed_by"), chunk_size=500), 500):
                 futures = {}
                 image_keys = self.image_keys({annotation.task_id for annotation in batch})
                 for annotation in batch:
@@ -368,20 +370,26 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
                                                 value_properties)] = annotation.id
                     except ExportSkipped as error:
                         errors.append(str(error))
-                done = []
-                for future in as_completed(futures):
-                    try:
-                        future.result()
-                        done.append(futures[future])
-                    except Exception as error:  # noqa: BLE001 - reported on the storage
-                        errors.append(f"annotation {futures[future]}: {error}")
-                mark_written(self, done)
-                written += len(done)
+                written += self._finish_writes(writing, errors)
                 self.info_update_progress(last_sync_count=written, total_annotations=total)
+                writing = futures
+            written += self._finish_writes(writing, errors)
         if errors:
             self.info_set_completed_with_errors(written, errors, total_annotations=total, export_pending=True)
         else:
             self.info_set_completed(last_sync_count=written, total_annotations=total, export_pending=False)
+
+    def _finish_writes(self, futures: dict, errors: list[str]) -> int:
+        """Wait for the writes of a batch, record the annotations written; how many they are."""
+        done = []
+        for future in as_completed(futures):
+            try:
+                future.result()
+                done.append(futures[future])
+            except Exception as error:  # noqa: BLE001 - reported on the storage
+                errors.append(f"annotation {futures[future]}: {error}")
+        mark_written(self, done)
+        return len(done)
 
     class Meta:
         abstract = False
@@ -390,12 +398,14 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
 _indexed: set[str] = set()
 
 
-def annotation_properties(annotation) -> dict:
-    """The ``LS_annotation`` entity's metadata, as ApertureData's integration names it."""
+def annotation_properties(annotation, project_title: str) -> dict:
+    """The ``LS_annotation`` entity's metadata, as ApertureData's integration names it.
+
+    ``project_title``: passed, not read from the annotation: loading a project parses its label config."""
     completed_by = annotation.completed_by
     return {
         "LS_project_id": annotation.project_id,
-        "LS_project_title": annotation.project.title or "",
+        "LS_project_title": project_title or "",
         "LS_task_id": annotation.task_id,
         "LS_completed_by": completed_by.email if completed_by else "",
         "LS_created_at": {"_date": annotation.created_at.isoformat()},
