@@ -680,21 +680,25 @@ def _check_unique(params: dict, selection: Selection, where: str) -> None:
         raise NotUniqueError(f"{where}: expecting 1 but got {len(selection.records)}")
 
 
-def _describe(record: Obj | Link, params: dict, flags: dict[str, str], where: str) -> dict | None:
+def _listed(params: dict, flags: dict[str, str], where: str) -> tuple[list[str], bool]:
+    """What a Find lists of each record: names, and whether all of a record's properties come first.
+
+    Read once per command, not once per record: a page lists thousands."""
     results = _results(params, where)
-    names: list[str] = []
-    if _bool(results, "all_properties", where):
-        names = sorted(record.props) + ["_uniqueid"]
-    elif "list" in results:
-        names = list(results["list"])
+    every = _bool(results, "all_properties", where)
+    names: list[str] = ["_uniqueid"] if every else list(results.get("list", []))
     if _bool(params, "uniqueids", where) or _bool(results, "uniqueids", where):
         names.append("_uniqueid")
-    for flag, system_name in flags.items():
-        if _bool(params, flag, where):
-            names.append(system_name)
+    names += [system_name for flag, system_name in flags.items() if _bool(params, flag, where)]
+    return list(dict.fromkeys(names)), every
+
+
+def _describe(record: Obj | Link, names: list[str], every: bool) -> dict | None:
+    if every:
+        names = list(dict.fromkeys(sorted(record.props) + names))
     if not names:
         return None
-    return {name: to_wire(system_value(record, name)) for name in dict.fromkeys(names)}
+    return {name: to_wire(system_value(record, name)) for name in names}
 
 
 def _answer(tx: Transaction, params: dict, where: str, selection: Selection, flags: dict[str, str],
@@ -705,7 +709,8 @@ def _answer(tx: Transaction, params: dict, where: str, selection: Selection, fla
     if batch is not None:
         records, answer["batch"] = _batch(records, batch, where)
     tx.bind(params, records, where)
-    described = [_describe(record, params, flags, where) for record in records]
+    names, every = _listed(params, flags, where)
+    described = [_describe(record, names, every) for record in records]
     if blob_of is not None:
         answer["blobs_start"] = len(tx.out_blobs)
         for index, record in enumerate(records):
