@@ -40,6 +40,7 @@ from ls_storage.conversion.annotations import (
 logger = logging.getLogger(__name__)
 
 URL_SCHEME = "aperturedb"
+EXPORT_BATCH = 500  # annotations a target Sync reads, prepares and hands to its writers at a time
 
 
 def image_uri(storage_id: int, uniqueid: str) -> str:
@@ -361,7 +362,8 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
         written, errors = 0, []
         with ThreadPoolExecutor(max_workers=self.max_workers) as executor:
             writing: dict = {}  # a batch's writes, which run while the next batch is read and prepared
-            for batch in _batched(iterate_queryset(annotations.select_related("completed_by"), chunk_size=500), 500):
+            for batch in _batched(iterate_queryset(annotations.select_related("completed_by"), chunk_size=EXPORT_BATCH),
+                                  EXPORT_BATCH):
                 futures = {}
                 image_keys = self.image_keys({annotation.task_id for annotation in batch})
                 for annotation in batch:

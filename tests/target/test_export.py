@@ -101,8 +101,12 @@ def test_deleted_annotations_are_removed_only_when_the_target_allows_it(
     assert answer[0]["FindBoundingBox"]["count"] == 0
 
 
+@pytest.mark.parametrize("batch", [500, 2], ids=["one batch", "batches written while the next is prepared"])
 def test_sync_exports_every_annotation_of_the_project(business_client, project, aperturedb, aperturedb_images,
-                                                      django_capture_on_commit_callbacks):
+                                                      django_capture_on_commit_callbacks, monkeypatch, batch):
+    from ls_storage.aperturedb import models
+
+    monkeypatch.setattr(models, "EXPORT_BATCH", batch)
     task_ids = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"], count=3)
     annotations = [annotate(business_client, t, [box("b", i, i, 5, 5)], django_capture_on_commit_callbacks)
                    for i, t in enumerate(task_ids)]
@@ -111,6 +115,8 @@ def test_sync_exports_every_annotation_of_the_project(business_client, project, 
     synced = business_client.get(f"/api/storages/export/aperturedb/{target['id']}").json()
 
     assert synced["status"] == "completed" and synced["last_sync_count"] == 3
+    assert sorted(models.ApertureDBExportStorageLink.objects.filter(storage_id=target["id"])
+                  .values_list("annotation_id", flat=True)) == sorted(a["id"] for a in annotations)
     connector = aperturedb.connector()
     for index, annotation in enumerate(annotations):
         assert stored_annotation(connector, annotation["id"])["boxes"]["b"]["_coordinates"]["x"] == index * 2
