@@ -38,6 +38,11 @@ def sort_key(value: Any) -> tuple:
     return (_TYPE_RANK[type_name(value)], value)
 
 
+def _index_entry(value: Any, seq: int) -> tuple:
+    """An index entry: sorted by value, ties by sequence number; the sequence number is what it finds."""
+    return sort_key(value) + (seq,), seq
+
+
 class Obj:
     """An entity, image, blob, bounding box or polygon."""
 
@@ -241,7 +246,7 @@ class Store:
         for seq in members.get(cls, ()):
             value = records[seq].props.get(key)
             if value is not None:
-                index.add((sort_key(value) + (seq,), seq))
+                index.add(_index_entry(value, seq))
         self.indexes[name] = index
         self._record(lambda: self.indexes.pop(name, None))
         return True
@@ -260,7 +265,7 @@ class Store:
         for key, value in props.items():
             index = self.indexes.get((index_type, cls, key))
             if index is not None:
-                entry = (sort_key(value) + (record.seq,), record.seq)
+                entry = _index_entry(value, record.seq)
                 if add:
                     index.add(entry)
                 else:
@@ -279,9 +284,9 @@ class Store:
             if type(before) is type(after) and before == after:
                 continue
             if before is not None:
-                index.remove((sort_key(before) + (record.seq,), record.seq))
+                index.remove(_index_entry(before, record.seq))
             if after is not None:
-                index.add((sort_key(after) + (record.seq,), record.seq))
+                index.add(_index_entry(after, record.seq))
 
     def index_lookup(self, index_type: str, cls: str, key: str, values: list) -> list[int] | None:
         index = self.indexes.get((index_type, cls, key))
