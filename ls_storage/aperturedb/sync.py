@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
+from typing import Iterator
 
 from core.label_config import parse_config
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from fsm.functions import backfill_fsm_states_for_tasks
@@ -33,10 +34,12 @@ from ls_storage.client.source import (
     images_with_new_regions,
     iter_image_pages,
     latest_created,
+    read_ahead,
 )
 from ls_storage.conversion.annotations import ConversionError, stored_results
 from ls_storage.conversion.predictions import Conversion, ImageTargets, LabelConfigError, image_predictions, image_targets
 
+from .bulk import insert_objects, insert_rows
 from .models import ApertureDBImportStorageLink, image_uri
 
 @dataclass
@@ -76,7 +79,8 @@ class ImageTask:
     record: ImageRecord
 
 
-def image_task(storage, record: ImageRecord, targets: ImageTargets, counts: SyncCounts) -> ImageTask:
+def image_task(storage, record: ImageRecord, targets: ImageTargets, skipped_labels: dict[str, int]) -> ImageTask:
+    """``skipped_labels``: counts, by label, of the regions whose label the project lacks; added to."""
     data = {name: value for name, value in record.properties.items() if value is not None}
     data[targets.data_key] = image_uri(storage.id, record.uniqueid)
     conversion = (
@@ -84,7 +88,7 @@ def image_task(storage, record: ImageRecord, targets: ImageTargets, counts: Sync
         if storage.predictions else Conversion([], {})
     )
     for label, count in conversion.skipped_labels.items():
-        counts.skipped_labels[label] = counts.skipped_labels.get(label, 0) + count
+        skipped_labels[label] = skipped_labels.get(label, 0) + count
     # Each result is serialised once: for the database and for the digest that tells changes apart.
     rows = [(json.dumps(p["result"]), p.get("score"), p["model_version"]) for p in conversion.predictions]
     digest = hashlib.sha256(repr((sorted(data.items()), rows)).encode()).hexdigest()
@@ -172,18 +176,34 @@ def _sync_changes(storage, selection: ImageSelection, previous: dict | None, fin
     return Seen(total, created if seen.images == added else None)
 
 
+@dataclass
+class ConvertedPage:
+    records: list[ImageRecord]  # every image of the page, also those that could not become tasks
+    tasks: list[ImageTask]
+    skipped_labels: dict[str, int]
+
+
+def _converted_pages(storage, selection: ImageSelection, targets: ImageTargets) -> Iterator[ConvertedPage]:
+    """Pages of images made into tasks; nothing here touches the database, so it runs ahead in a thread."""
+    for page in iter_image_pages(storage.connector(), selection):
+        skipped: dict[str, int] = {}
+        tasks = [image_task(storage, record, targets, skipped) for record in page if not record.error]
+        yield ConvertedPage(page, tasks, skipped)
+
+
 def _sync_pages(storage, selection: ImageSelection, targets: ImageTargets, counts: SyncCounts) -> Seen:
     seen = Seen()
-    for page in iter_image_pages(storage.connector(), selection):
-        for record in page:
+    # The next page is read and converted while this one is written.
+    for page in read_ahead(_converted_pages(storage, selection, targets)):
+        for record in page.records:
             if record.error:
                 counts.errors.append(f"ApertureDB image {record.uniqueid} was skipped: {record.error}")
-        usable = [record for record in page if not record.error]
-        _sync_page(storage, [image_task(storage, record, targets, counts) for record in usable],
-                   [record.uniqueid for record in page], storage.sync_run, counts)
+        for label, count in page.skipped_labels.items():
+            counts.skipped_labels[label] = counts.skipped_labels.get(label, 0) + count
+        _sync_page(storage, page.tasks, [record.uniqueid for record in page.records], storage.sync_run, counts)
         storage.info_update_progress(last_sync_count=counts.created, **counts.meta())
-        seen.images += len(page)
-        seen.created = latest_created([seen.created] + [record.created for record in page])
+        seen.images += len(page.records)
+        seen.created = latest_created([seen.created] + [record.created for record in page.records])
     return seen
 
 
@@ -203,7 +223,10 @@ def _sync_page(storage, image_tasks: list[ImageTask], seen: list[str], run: int,
             _create_tasks(storage, project, new, run, counts)
         if changed:
             _update_tasks(project, changed, existing)
-        ApertureDBImportStorageLink.objects.filter(storage=storage, key__in=seen).update(sync_run=run)
+        created = {item.key for item in new}  # their links were made with this run's number
+        stamped = [key for key in seen if key not in created]
+        if stamped:
+            ApertureDBImportStorageLink.objects.filter(storage=storage, key__in=stamped).update(sync_run=run)
     counts.created += len(new)
     counts.updated += len(changed)
     counts.unchanged += len(image_tasks) - len(new) - len(changed)
@@ -211,12 +234,12 @@ def _sync_page(storage, image_tasks: list[ImageTask], seen: list[str], run: int,
 
 def _create_tasks(storage, project, items: list[ImageTask], run: int, counts: SyncCounts) -> None:
     first_inner_id = (project.tasks.aggregate(last=Max("inner_id"))["last"] or 0) + 1
-    tasks = Task.objects.bulk_create([
+    tasks = insert_objects(Task, [
         Task(project=project, data=item.data, overlap=project.maximum_annotations, inner_id=first_inner_id + i,
              total_predictions=len(item.predictions), is_labeled=False)
         for i, item in enumerate(items)
     ])
-    ApertureDBImportStorageLink.objects.bulk_create([
+    insert_objects(ApertureDBImportStorageLink, [
         ApertureDBImportStorageLink(task_id=task.id, key=item.key, storage=storage, digest=item.digest, sync_run=run)
         for task, item in zip(tasks, items)
     ])
@@ -226,27 +249,17 @@ def _create_tasks(storage, project, items: list[ImageTask], run: int, counts: Sy
         _import_annotations(project, pairs, counts)
 
 
-INSERT_ROWS = 500  # rows per INSERT statement: 8 parameters each, far below every database's limit
+PREDICTION_COLUMNS = ("result", "score", "model_version", "task_id", "project_id", "mislabeling", "created_at",
+                      "updated_at")
 
 
 def _create_predictions(project, pairs: list[tuple[int, ImageTask]]) -> None:
-    """Multi-row inserts, as bulk_create would make, without the ORM preparing every field of every row.
-
-    Not ``executemany``: on PostgreSQL that is one statement and one round trip per row."""
-    table = Prediction._meta.db_table
-    json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    """Predictions as plain rows: the results are JSON already, and the ORM would prepare every field of
+    every row again."""
     now = timezone.now()
-    rows = [(result, score, version, task_id, project.id, now, now)
-            for task_id, item in pairs for result, score, version in item.predictions]
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_ROWS):
-            chunk = rows[start:start + INSERT_ROWS]
-            values = ", ".join([f"({json_value}, %s, %s, %s, %s, 0.0, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} (result, score, model_version, task_id, project_id, mislabeling, created_at, "
-                f"updated_at) VALUES {values}",
-                [value for row in chunk for value in row],
-            )
+    insert_rows(Prediction, PREDICTION_COLUMNS,
+                [(result, score, version, task_id, project.id, 0.0, now, now)
+                 for task_id, item in pairs for result, score, version in item.predictions])
 
 
 def _import_annotations(project, pairs: list[tuple[int, ImageTask]], counts: SyncCounts) -> None:

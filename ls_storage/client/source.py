@@ -12,8 +12,9 @@ update or deletion stamp, so deletions show only in counts and updates only by r
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Iterator
+from typing import Generator, Iterator, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
@@ -132,6 +133,24 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
         if len(entities) < size:
             return
         offset += len(entities)
+
+
+Page = TypeVar("Page")
+_END = object()
+
+
+def read_ahead(pages: Generator[Page, None, None]) -> Iterator[Page]:
+    """The pages of ``pages``, the next one read in a thread while the caller works on the current one: the
+    server answers while the caller writes. At most two pages are held; an error reading one is raised
+    where the caller takes it; closing this closes ``pages`` once the page being read is in."""
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aperturedb-read-ahead") as reader:
+            upcoming = reader.submit(next, pages, _END)
+            while (page := upcoming.result()) is not _END:
+                upcoming = reader.submit(next, pages, _END)
+                yield page
+    finally:
+        pages.close()
 
 
 def _predicted(regions: list[dict]) -> list[dict]:

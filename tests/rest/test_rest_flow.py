@@ -11,7 +11,7 @@ from services import label_studio, postgres, redis, rq_worker
 from storage_api import storage_body
 
 LABEL_CONFIG = """<View><Image name="image" value="$image"/>
-<RectangleLabels name="label" toName="image"><Label value="cat"/><Label value="dog"/></RectangleLabels></View>"""
+<RectangleLabels name="label" toName="image"><Label value="cat"/><Label value="dog"/><Label value="a\\b &quot;é&quot;"/></RectangleLabels></View>"""
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,10 @@ def wait_for_sync(client, storage_id: int, timeout: float = 120) -> dict:
 def test_rest_sync_on_postgres_runs_in_an_rq_worker(production, aperturedb, aperturedb_images):
     images = aperturedb_images
     first = images.add("a.png", 200, 100, boxes=[((20, 10, 50, 25), "cat", {})])
-    images.add("b.png", 100, 100, boxes=[((1, 2, 3, 4), "dog", {})])
+    # What a sync copies into PostgreSQL verbatim: backslashes, quotes, tabs, newlines and non-ASCII.
+    model_version = 'yolo\\v8\t"é"\nrun 2'
+    second = images.add("b.png", 100, 100, boxes=[((1, 2, 3, 4), 'a\\b "é"', {"model_version": model_version,
+                                                                             "score": 0.75})])
     project = production.call("POST", "/api/projects/", {"title": "REST", "label_config": LABEL_CONFIG})
     storage = production.call("POST", "/api/storages/aperturedb/",
                               storage_body(aperturedb, project["id"], constraints=images.constraints))
@@ -55,6 +58,9 @@ def test_rest_sync_on_postgres_runs_in_an_rq_worker(production, aperturedb, aper
     task = by_image[first]
     prediction = task["predictions"][0]["result"][0]["value"]
     assert prediction["x"] == 10.0 and prediction["y"] == 10.0 and prediction["width"] == 25.0
+    copied = by_image[second]["predictions"]
+    assert [(p["model_version"], p["score"]) for p in copied] == [(model_version, 0.75)]
+    assert copied[0]["result"][0]["value"]["rectanglelabels"] == ['a\\b "é"']
     raw = production.call("GET", f"/tasks/{task['id']}/resolve/?fileuri="
                           + base64.urlsafe_b64encode(f"aperturedb://{storage['id']}/{first}".encode()).decode())
     assert raw == images.blobs[first]
@@ -63,6 +69,12 @@ def test_rest_sync_on_postgres_runs_in_an_rq_worker(production, aperturedb, aper
     again = wait_for_sync(production, storage["id"])
     assert again["last_sync_count"] == 0 and again["meta"]["tasks_existed"] == 2
     assert production.call("GET", f"/api/projects/{project['id']}/")["task_number"] == 2
+
+    # The sync takes task ids from PostgreSQL's sequence: what is created next, the ordinary way, fits after.
+    assert sorted(t["inner_id"] for t in tasks) == [1, 2] and all(t["created_at"] for t in tasks)
+    production.call("POST", f"/api/projects/{project['id']}/import", [{"image": "https://example.com/c.png"}])
+    ids = [t["id"] for t in production.call("GET", f"/api/tasks/?project={project['id']}")["tasks"]]
+    assert len(set(ids)) == 3 and max(ids) not in {t["id"] for t in tasks}
 
 
 def test_rest_annotations_reach_aperturedb_through_the_worker(production, aperturedb, aperturedb_images):

@@ -205,15 +205,18 @@ def test_sync_reports_progress_counts_while_in_progress(business_client, project
         images.add(f"{index}.png", 10, 10)
     storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints)
     seen = []
-    real_pages = sync_module.iter_image_pages
+    real_pages, real_sync_page = sync_module.iter_image_pages, sync_module._sync_page
 
     def pages_of_two(connector, selection):
-        for page in real_pages(connector, selection, page_size=2):
-            state = ApertureDBImportStorage.objects.get(id=storage["id"])
-            seen.append((state.status, state.last_sync_count, state.meta.get("tasks_created")))
-            yield page
+        yield from real_pages(connector, selection, page_size=2)
+
+    def recording_sync_page(*args):
+        state = ApertureDBImportStorage.objects.get(id=storage["id"])
+        seen.append((state.status, state.last_sync_count, state.meta.get("tasks_created")))
+        real_sync_page(*args)
 
     monkeypatch.setattr(sync_module, "iter_image_pages", pages_of_two)
+    monkeypatch.setattr(sync_module, "_sync_page", recording_sync_page)
 
     synced = sync(business_client, storage["id"])
 
