@@ -693,12 +693,24 @@ def _listed(params: dict, flags: dict[str, str], where: str) -> tuple[list[str],
     return list(dict.fromkeys(names)), every
 
 
-def _describe(record: Obj | Link, names: list[str], every: bool) -> dict | None:
+def _reader(name: str) -> Callable[[Obj | Link], Any]:
+    """How a listed name is read from a record: chosen once per command, for the names every page lists."""
+    if name == "_uniqueid":
+        return lambda record: format_uniqueid(record.seq)
+    if name == "_create_txn":
+        return lambda record: record.txn
+    if not name.startswith("_"):
+        return lambda record: to_wire(record.props.get(name))
+    return lambda record: to_wire(system_value(record, name))
+
+
+def _describe(record: Obj | Link, readers: list[tuple[str, Callable]], every: bool) -> dict | None:
     if every:
-        names = list(dict.fromkeys(sorted(record.props) + names))
-    if not names:
+        names = dict.fromkeys(sorted(record.props) + [name for name, _ in readers])
+        return {name: to_wire(system_value(record, name)) for name in names}
+    if not readers:
         return None
-    return {name: to_wire(system_value(record, name)) for name in names}
+    return {name: read(record) for name, read in readers}
 
 
 def _answer(tx: Transaction, params: dict, where: str, selection: Selection, flags: dict[str, str],
@@ -710,7 +722,8 @@ def _answer(tx: Transaction, params: dict, where: str, selection: Selection, fla
         records, answer["batch"] = _batch(records, batch, where)
     tx.bind(params, records, where)
     names, every = _listed(params, flags, where)
-    described = [_describe(record, names, every) for record in records]
+    readers = [(name, _reader(name)) for name in names]
+    described = [_describe(record, readers, every) for record in records]
     if blob_of is not None:
         answer["blobs_start"] = len(tx.out_blobs)
         for index, record in enumerate(records):
@@ -721,11 +734,11 @@ def _answer(tx: Transaction, params: dict, where: str, selection: Selection, fla
     answer["returned"] = len(records) if (listed or blob_of is not None) else 0
     if listed:
         if _group_by_source(params, where) and selection.sources is not None:
-            grouped: dict[str, list] = {}
+            grouped: dict[int, list] = {}
             for record, description in zip(records, described):
                 for source_seq in dict.fromkeys(selection.sources.get(record.seq, ())):
-                    grouped.setdefault(format_uniqueid(source_seq), []).append(description)
-            answer[key] = grouped
+                    grouped.setdefault(source_seq, []).append(description)
+            answer[key] = {format_uniqueid(source_seq): group for source_seq, group in grouped.items()}
         else:
             answer[key] = described
     if _bool(_results(params, where), "count", where):
