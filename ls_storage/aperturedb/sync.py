@@ -183,9 +183,9 @@ class ConvertedPage:
     skipped_labels: dict[str, int]
 
 
-def _converted_pages(storage, selection: ImageSelection, targets: ImageTargets) -> Iterator[ConvertedPage]:
+def _converted_pages(storage, connector, selection: ImageSelection, targets: ImageTargets) -> Iterator[ConvertedPage]:
     """Pages of images made into tasks; nothing here touches the database, so it runs ahead in a thread."""
-    for page in iter_image_pages(storage.connector(), selection):
+    for page in iter_image_pages(connector, selection):
         skipped: dict[str, int] = {}
         tasks = [image_task(storage, record, targets, skipped) for record in page if not record.error]
         yield ConvertedPage(page, tasks, skipped)
@@ -193,8 +193,9 @@ def _converted_pages(storage, selection: ImageSelection, targets: ImageTargets) 
 
 def _sync_pages(storage, selection: ImageSelection, targets: ImageTargets, counts: SyncCounts) -> Seen:
     seen = Seen()
-    # The next page is read and converted while this one is written.
-    for page in read_ahead(_converted_pages(storage, selection, targets)):
+    # The next page is read and converted while this one is written. The connector is this thread's, logged
+    # in already: the reading thread uses it alone until the pages are done.
+    for page in read_ahead(_converted_pages(storage, storage.connector(), selection, targets)):
         for record in page.records:
             if record.error:
                 counts.errors.append(f"ApertureDB image {record.uniqueid} was skipped: {record.error}")

@@ -41,6 +41,7 @@ class Accounts:
         self._sessions: dict[str, _Session] = {}
         self._refresh: dict[str, str] = {}  # refresh token -> session token
         self._lock = threading.Lock()
+        self.sessions_opened = 0  # by logins and refreshes, for tests that count how often a client logs in
 
     def add_user(self, username: str, password: str, read_only: bool = False) -> None:
         self.passwords[username] = password
@@ -90,6 +91,7 @@ class Accounts:
                 username, now + self.session_ttl, refresh_token, now + self.refresh_ttl
             )
             self._refresh[refresh_token] = session_token
+            self.sessions_opened += 1
         return {
             "status": 0,
             "session_token": session_token,

@@ -153,3 +153,22 @@ def test_overlap_is_arranged_when_tasks_are_added_and_a_sync_that_adds_none_leav
     images.add("5.png", 100, 100, boxes=[BOX])
     assert sync(business_client, storage["id"])["last_sync_count"] == 1
     assert [k["tasks_number_changed"] for k in arranged] == [True]
+
+
+def test_a_sync_reads_its_pages_on_the_connector_it_is_logged_in_with(business_client, project,
+                                                                       aperturedb_test_server):
+    from ls_storage.testing.fixtures import TaggedImages
+
+    images = TaggedImages(aperturedb_test_server)
+    images.add("1.png", 100, 100, boxes=[BOX])
+    storage = create_storage(business_client, aperturedb_test_server, project["id"], constraints=images.constraints)
+    sync(business_client, storage["id"])
+    images.add("2.png", 100, 100, boxes=[BOX])
+    accounts = aperturedb_test_server.server.accounts
+    logins = accounts.sessions_opened
+
+    synced = sync(business_client, storage["id"])  # pages read in a thread of their own
+
+    assert synced["last_sync_count"] == 1 and synced["meta"]["read_everything"] is False
+    # One login: Label Studio's sync endpoint checks the connection on a connector of its own first.
+    assert accounts.sessions_opened == logins + 1
