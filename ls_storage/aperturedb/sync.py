@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
@@ -49,7 +50,7 @@ class SyncCounts:
     unchanged: int = 0
     removed: int = 0
     missing_kept: int = 0
-    skipped_labels: dict[str, int] = field(default_factory=dict)
+    skipped_labels: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     annotations_imported: int = 0
     full: bool = False  # whether every image was read, or only what was created since the last sync
@@ -79,7 +80,7 @@ class ImageTask:
     record: ImageRecord
 
 
-def image_task(storage, record: ImageRecord, targets: ImageTargets, skipped_labels: dict[str, int]) -> ImageTask:
+def image_task(storage, record: ImageRecord, targets: ImageTargets, skipped_labels: Counter) -> ImageTask:
     """``skipped_labels``: counts, by label, of the regions whose label the project lacks; added to."""
     data = {name: value for name, value in record.properties.items() if value is not None}
     data[targets.data_key] = image_uri(storage.id, record.uniqueid)
@@ -87,8 +88,7 @@ def image_task(storage, record: ImageRecord, targets: ImageTargets, skipped_labe
         image_predictions(record.boxes, record.polygons, record.width, record.height, targets)
         if storage.predictions else Conversion([], {})
     )
-    for label, count in conversion.skipped_labels.items():
-        skipped_labels[label] = skipped_labels.get(label, 0) + count
+    skipped_labels.update(conversion.skipped_labels)
     # Each result is serialised once: for the database and for the digest that tells changes apart.
     rows = [(json.dumps(p["result"]), p.get("score"), p["model_version"]) for p in conversion.predictions]
     digest = hashlib.sha256(repr((sorted(data.items()), rows)).encode()).hexdigest()
@@ -180,13 +180,13 @@ def _sync_changes(storage, selection: ImageSelection, previous: dict | None, fin
 class ConvertedPage:
     records: list[ImageRecord]  # every image of the page, also those that could not become tasks
     tasks: list[ImageTask]
-    skipped_labels: dict[str, int]
+    skipped_labels: Counter
 
 
 def _converted_pages(storage, connector, selection: ImageSelection, targets: ImageTargets) -> Iterator[ConvertedPage]:
     """Pages of images made into tasks; nothing here touches the database, so it runs ahead in a thread."""
     for page in iter_image_pages(connector, selection):
-        skipped: dict[str, int] = {}
+        skipped: Counter = Counter()
         tasks = [image_task(storage, record, targets, skipped) for record in page if not record.error]
         yield ConvertedPage(page, tasks, skipped)
 
@@ -199,8 +199,7 @@ def _sync_pages(storage, selection: ImageSelection, targets: ImageTargets, count
         for record in page.records:
             if record.error:
                 counts.errors.append(f"ApertureDB image {record.uniqueid} was skipped: {record.error}")
-        for label, count in page.skipped_labels.items():
-            counts.skipped_labels[label] = counts.skipped_labels.get(label, 0) + count
+        counts.skipped_labels.update(page.skipped_labels)
         _sync_page(storage, page.tasks, [record.uniqueid for record in page.records], storage.sync_run, counts)
         storage.info_update_progress(last_sync_count=counts.created, **counts.meta())
         seen.images += len(page.records)
