@@ -16,7 +16,8 @@ inside the request, automatic exports in the plugin's default pool of 2 threads)
 3. media throughput: images per second through Label Studio's resolver (the URL the task API gives the
    frontend) against LocalFiles serving of the same bytes, 4 client threads, alternating rounds of 50;
    every image fetched is compared with the bytes stored in ApertureDB;
-4. the test server's CPU share during the target Sync (its CPU seconds over the Sync's wall time).
+4. the test server's CPU share during the target Sync (its CPU seconds over the Sync's wall time), and Label
+   Studio's CPU seconds in the same time.
 
 Run: ``.venv/bin/python benchmarks/bench_export.py --annotations 10000 --submits 200 --media 1000``
 """
@@ -41,7 +42,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests" / "helpers")]
-from bench_sync import LABEL_CONFIG, aperturedb_server, cpu_seconds, write_results  # noqa: E402
+from bench_sync import LABEL_CONFIG, aperturedb_server, cpu_seconds, label_studio_pid, write_results  # noqa: E402
 from services import label_studio, postgres  # noqa: E402
 
 from ls_storage.client.connection import ConnectionSettings, open_connector  # noqa: E402
@@ -128,9 +129,10 @@ def measure_export(client, sessions: Sessions, connector, connection: dict, adb_
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:  # setup, not measured; no target yet, so no export
         list(pool.map(sessions.submit, list(tasks), range(len(tasks))))
     target = client.call("POST", "/api/storages/export/aperturedb", {"project": project_id, **connection})
-    adb_cpu = cpu_seconds(adb_pid)
+    ls_pid = label_studio_pid(int(client.url.rsplit(":", 1)[1]))
+    adb_cpu, ls_cpu = cpu_seconds(adb_pid), cpu_seconds(ls_pid)
     sync_s, _ = timed(lambda: client.call("POST", f"/api/storages/export/aperturedb/{target['id']}/sync", timeout=LONG))
-    adb_cpu_s = cpu_seconds(adb_pid) - adb_cpu
+    adb_cpu_s, ls_cpu_s = cpu_seconds(adb_pid) - adb_cpu, cpu_seconds(ls_pid) - ls_cpu
     state = client.call("GET", f"/api/storages/export/aperturedb/{target['id']}")
     assert state["status"] == "completed" and state["last_sync_count"] == annotations, state
     assert count_exported(connector, project_id) == annotations
@@ -138,7 +140,7 @@ def measure_export(client, sessions: Sessions, connector, connection: dict, adb_
     exported = json.loads(body)
     assert len(exported) == annotations and all(len(task["annotations"]) == 1 for task in exported)
     figures = {"target_sync_s": sync_s, "json_export_s": export_s, "json_export_mb": len(body) / 2**20,
-               "adb_cpu_s": adb_cpu_s}
+               "adb_cpu_s": adb_cpu_s, "label_studio_cpu_s": ls_cpu_s}
     return figures, tasks
 
 

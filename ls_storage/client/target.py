@@ -9,8 +9,10 @@ Data model, compatible with ApertureData's own integration:
   ``LS_annotation_region``; boxes and polygons also belong to the image, as any ApertureDB region.
 
 The transaction never reads before it writes: conditional adds (``if_not_found``) bind the existing
-objects or make new ones, updates set their final state, and regions no longer in the annotation are
-deleted, so re-saving updates in place and concurrent saves of one annotation end in its final state.
+objects or make new ones (connected as they are made, by ``connect``), updates set their final state, and
+regions of the annotation no longer in it are deleted (by ``LS_annotation_id``, which every region we write
+carries), so re-saving updates in place and concurrent saves of one annotation end in its final state.
+Commands are kept few: each costs ApertureDB a step of the transaction (17 for an annotation of 5 boxes).
 """
 
 from __future__ import annotations
@@ -27,15 +29,15 @@ REGION_CLASS = "LS_region"
 IMAGE_LINK = "LS_annotation_image"
 REGION_LINK = "LS_annotation_region"
 PROBE_CLASS = "LS_storage_probe"
-# (Find, Delete command, class) of each region kind, and the indexes that keep conditional adds fast.
+# (Delete command, class) of each region kind, and the indexes that keep conditional adds and deletes fast.
 REGION_COMMANDS = {
-    BOX: ("FindBoundingBox", "DeleteBoundingBox", "_BoundingBox"),
-    POLYGON: ("FindPolygon", "DeletePolygon", "_Polygon"),
-    MASK: ("FindBlob", "DeleteBlob", "_Blob"),
-    REGION: ("FindEntity", "DeleteEntity", REGION_CLASS),
+    BOX: ("DeleteBoundingBox", "_BoundingBox"),
+    POLYGON: ("DeletePolygon", "_Polygon"),
+    MASK: ("DeleteBlob", "_Blob"),
+    REGION: ("DeleteEntity", REGION_CLASS),
 }
 INDEXES = [(ANNOTATION_CLASS, "LS_id"), (ANNOTATION_CLASS, "LS_task_id")] + [
-    (cls, key) for _, _, cls in REGION_COMMANDS.values() for key in ("LS_id", "LS_annotation_id")
+    (cls, key) for _, cls in REGION_COMMANDS.values() for key in ("LS_id", "LS_annotation_id")
 ]
 
 
@@ -44,14 +46,19 @@ def ensure_indexes(connector) -> None:
     run_query(connector, query)  # status 2 (already there) is not an error
 
 
-def _region_scope(find: str, annotation_ref: int, ref: int, keep: list[str]) -> dict:
-    params: dict = {"_ref": ref, "is_connected_to": {"ref": annotation_ref, "connection_class": REGION_LINK,
-                                                     "direction": "out"}}
-    if find == "FindEntity":
-        params["with_class"] = REGION_CLASS
-    if keep:
-        params["constraints"] = {"LS_id": ["not in", keep]}
-    return {find: params}
+def _region_deletes(annotation_id: int, keep: Iterable[tuple[str, str]] = ()) -> list:
+    """Delete commands for the regions of an annotation, of every kind, but the ``(kind, region id)`` in ``keep``.
+
+    Masks cannot be updated in place (a blob's bytes are fixed): they are always deleted and written anew."""
+    commands = []
+    for kind, (delete, cls) in REGION_COMMANDS.items():
+        constraints: dict = {"LS_annotation_id": ["==", annotation_id]}
+        kept = [] if kind == MASK else [region_id for region_kind, region_id in keep if region_kind == kind]
+        if kept:
+            constraints["LS_id"] = ["not in", kept]
+        commands.append({delete: {"with_class": cls, "constraints": constraints} if cls == REGION_CLASS
+                         else {"constraints": constraints}})
+    return commands
 
 
 def write_annotation_query(image_uniqueid: str, annotation_id: int, properties: dict, objects: AnnotationObjects,
@@ -67,62 +74,51 @@ def write_annotation_query(image_uniqueid: str, annotation_id: int, properties: 
         {"FindImage": {"_ref": 1, "constraints": {"_uniqueid": ["==", image_uniqueid]}, "unique": True,
                        "results": {"count": True}}},
         {"AddEntity": {"_ref": 2, "class": ANNOTATION_CLASS, "properties": entity_properties,
-                       "if_not_found": {"LS_id": ["==", annotation_id]}}},
+                       "if_not_found": {"LS_id": ["==", annotation_id]},
+                       "connect": {"ref": 1, "class": IMAGE_LINK, "direction": "in"}}},
         {"UpdateEntity": {"ref": 2, "properties": entity_properties,
                           "remove_props": sorted(managed - set(entity_properties))}},
-        {"AddConnection": {"class": IMAGE_LINK, "src": 1, "dst": 2, "if_not_found": {}}},
     ]
+    query += _region_deletes(annotation_id, [(region.kind, region.region_id) for region in objects.regions])
     blobs: list[bytes] = []
-    next_ref = 3
-    for kind, (find, delete, _) in REGION_COMMANDS.items():
-        # Masks cannot be updated in place (a blob's bytes are fixed): they are always written anew.
-        keep = [] if kind == MASK else [r.region_id for r in objects.regions if r.kind == kind]
-        query.append(_region_scope(find, 2, next_ref, keep))
-        query.append({delete: {"ref": next_ref}})
-        next_ref += 1
-    for region in objects.regions:
-        commands, blob = _region_commands(region, annotation_id, next_ref, managed)
-        query.extend(commands)
+    for ref, region in enumerate(objects.regions, start=3):
+        command, blob = _region_command(region, annotation_id, ref, managed)
+        query.extend(command)
         blobs.extend(blob)
-        next_ref += 1
     return query, blobs
 
 
-def _region_commands(region: RegionObject, annotation_id: int, ref: int, managed: set) -> tuple[list, list[bytes]]:
+def _region_command(region: RegionObject, annotation_id: int, ref: int, managed: set) -> tuple[list, list[bytes]]:
+    """The commands that leave one region as it is now, connected from the annotation (ref 2)."""
     properties = {**region.properties, "LS_annotation_id": annotation_id}
-    existing = {"LS_id": ["==", region.region_id], "LS_annotation_id": ["==", annotation_id]}
+    connect = {"connect": {"ref": 2, "class": REGION_LINK, "direction": "in"}}
+    existing = {"if_not_found": {"LS_id": ["==", region.region_id], "LS_annotation_id": ["==", annotation_id]}}
     remove = sorted(managed - set(properties))
     label = {"label": region.label} if region.label is not None else {}
     if region.kind == BOX:
         rectangle = dict(zip(("x", "y", "width", "height"), region.rectangle))
-        commands = [
+        return [
             {"AddBoundingBox": {"_ref": ref, "image_ref": 1, "rectangle": rectangle, "properties": properties,
-                                "if_not_found": existing, **label}},
+                                **existing, **connect, **label}},
             {"UpdateBoundingBox": {"ref": ref, "rectangle": rectangle, "properties": properties,
                                    "remove_props": remove, **label}},
-        ]
-    elif region.kind == POLYGON:
+        ], []
+    if region.kind == POLYGON:
         polygons = [[list(vertex) for vertex in polygon] for polygon in region.polygons]
-        commands = [
+        return [
             {"AddPolygon": {"_ref": ref, "image_ref": 1, "polygons": polygons, "properties": properties,
-                            "if_not_found": existing, **label}},
+                            **existing, **connect, **label}},
             {"UpdatePolygon": {"ref": ref, "polygons": polygons, "properties": properties, "remove_props": remove,
                                **label}},
-        ]
-    elif region.kind == MASK:
-        if region.label is not None:
-            properties["label"] = region.label
-        return [{"AddBlob": {"_ref": ref, "properties": properties}},
-                {"AddConnection": {"class": REGION_LINK, "src": 2, "dst": ref}}], [region.mask_png]
-    else:
-        if region.label is not None:
-            properties["label"] = region.label
-        commands = [
-            {"AddEntity": {"_ref": ref, "class": REGION_CLASS, "properties": properties, "if_not_found": existing}},
-            {"UpdateEntity": {"ref": ref, "properties": properties, "remove_props": remove}},
-        ]
-    commands.append({"AddConnection": {"class": REGION_LINK, "src": 2, "dst": ref, "if_not_found": {}}})
-    return commands, []
+        ], []
+    if region.label is not None:
+        properties["label"] = region.label
+    if region.kind == MASK:
+        return [{"AddBlob": {"_ref": ref, "properties": properties, **connect}}], [region.mask_png]
+    return [
+        {"AddEntity": {"_ref": ref, "class": REGION_CLASS, "properties": properties, **existing, **connect}},
+        {"UpdateEntity": {"ref": ref, "properties": properties, "remove_props": remove}},
+    ], []
 
 
 def write_annotation(connector, image_uniqueid: str, annotation_id: int, properties: dict, objects: AnnotationObjects,
@@ -132,14 +128,9 @@ def write_annotation(connector, image_uniqueid: str, annotation_id: int, propert
 
 
 def delete_annotation(connector, annotation_id: int) -> None:
-    """Remove the annotation entity and every region connected to it."""
-    query: list = [{"FindEntity": {"_ref": 1, "with_class": ANNOTATION_CLASS,
-                                   "constraints": {"LS_id": ["==", annotation_id]}}}]
-    for ref, (find, delete, _) in enumerate(REGION_COMMANDS.values(), start=2):
-        query.append(_region_scope(find, 1, ref, []))
-        query.append({delete: {"ref": ref}})
-    query.append({"DeleteEntity": {"ref": 1}})
-    run_query(connector, query)
+    """Remove the annotation entity and every region of it."""
+    run_query(connector, _region_deletes(annotation_id) + [
+        {"DeleteEntity": {"with_class": ANNOTATION_CLASS, "constraints": {"LS_id": ["==", annotation_id]}}}])
 
 
 def probe_write(connector) -> None:
