@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import json
 import logging
 import threading
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
+import orjson
 from sortedcontainers import SortedList
 
 from . import images
@@ -25,7 +25,7 @@ from .store import (
     BLOB, BOUNDING_BOX, BOX_TO_IMAGE, IMAGE, POLYGON, POLYGON_TO_IMAGE, Link, Obj, Store,
     format_uniqueid, parse_uniqueid, sort_key, system_value,
 )
-from .values import GEOMETRY_PROPERTIES, Constraints, to_stored, to_wire, type_name
+from .values import GEOMETRY_PROPERTIES, PLAIN_TYPES, Constraints, to_stored, to_wire, type_name
 
 logger = logging.getLogger(__name__)
 VERSION = "0.18.0-ls-storage-test"
@@ -39,7 +39,8 @@ FIND_COMMON = {"_ref", "unique", "constraints", "is_connected_to", "sort", "offs
 ADD_COMMON = {"_ref", "properties", "if_not_found", "connect"}
 UPDATE_COMMON = {"ref", "constraints", "properties", "remove_props"}
 DELETE_COMMON = {"ref", "constraints"}
-RESULT_KEYS = {"list", "all_properties", "count", "limit", "sort", "group_by_source", "uniqueids"}
+RESULT_KEYS = frozenset({"list", "all_properties", "count", "limit", "sort", "group_by_source", "uniqueids"})
+CONNECT_KEYS = frozenset({"ref", "class", "direction", "properties"})
 
 
 @dataclass
@@ -73,8 +74,7 @@ class Transaction:
         return self.refs[ref]
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     handler: Callable[[Transaction, dict, str], dict]
     allowed: frozenset
 
@@ -99,7 +99,7 @@ class Engine:
     def execute(self, query_json: str, blobs: list[bytes], read_only: bool = False) -> tuple[Any, list[bytes]]:
         """Run one transaction; ``read_only``: the user's role may only read (Find*, GetStatus, GetSchema)."""
         try:
-            query = json.loads(query_json)
+            query = orjson.loads(query_json)
         except ValueError as error:
             return _error(f"the query is not valid JSON: {error}"), []
         if not isinstance(query, list) or not query:
@@ -115,10 +115,10 @@ class Engine:
                         where = f"JSON Command {index} ({name})"
                         if read_only and not (name.startswith("Find") or name in ("GetStatus", "GetSchema")):
                             raise QueryError(f"{where}: permission denied: this user may only read")
-                        unknown = set(params) - COMMANDS[name].allowed
-                        if unknown:
-                            raise QueryError(f"{where}: unsupported parameter {sorted(unknown)[0]!r}")
-                        answers.append({name: COMMANDS[name].handler(transaction, params, where)})
+                        handler, allowed = COMMANDS[name]
+                        if not allowed.issuperset(params):
+                            raise QueryError(f"{where}: unsupported parameter {sorted(set(params) - allowed)[0]!r}")
+                        answers.append({name: handler(transaction, params, where)})
                     if transaction.next_blob != len(transaction.blobs):
                         raise QueryError(
                             f"the query carries {len(transaction.blobs)} blobs but its commands use "
@@ -143,12 +143,12 @@ def _error(info: str, status: int = -1, failed: Any = None) -> dict:
 
 
 def _command_of(item: Any, index: int) -> tuple[str, dict]:
-    if not isinstance(item, dict) or len(item) != 1:
+    if type(item) is not dict or len(item) != 1:
         raise QueryError(f"JSON Command {index}: each command must be an object with exactly one key")
-    name, params = next(iter(item.items()))
+    ((name, params),) = item.items()
     if name not in COMMANDS:
         raise QueryError(f"JSON Command {index}: unsupported command {name!r}")
-    if not isinstance(params, dict):
+    if type(params) is not dict:
         raise QueryError(f"JSON Command {index} ({name}): parameters must be an object")
     return name, params
 
@@ -179,9 +179,9 @@ def _string(params: dict, key: str, where: str) -> str:
     return value
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise QueryError(f"{where} must be a number")
+def _number(value: Any, where: str, what: str) -> float:
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, int)):
+        raise QueryError(f"{where}: {what} must be a number")
     return value
 
 
@@ -191,11 +191,12 @@ def _properties(params: dict, where: str, key: str = "properties") -> dict:
         raise QueryError(f"{where}: {key} must be an object")
     props = {}
     for name, value in raw.items():
-        if not isinstance(name, str) or not name or name.startswith("_"):
+        if not name or name[0] == "_":  # JSON object keys are strings
             raise QueryError(
                 f"{where}: property {name!r}: names starting with '_' are reserved for system properties"
             )
-        props[name] = to_stored(value, f"{where}: property {name!r}")
+        # The message names the property only when it is needed: a page of adds has thousands of properties.
+        props[name] = value if type(value) in PLAIN_TYPES else to_stored(value, f"{where}: property {name!r}")
     return props
 
 
@@ -204,11 +205,10 @@ def _results(params: dict, where: str) -> dict:
     results = params.get("results", {})
     if not isinstance(results, dict):
         raise QueryError(f"{where}: results must be an object")
-    unknown = set(results) - RESULT_KEYS
-    if unknown:
-        raise QueryError(f"{where}: unsupported parameter {sorted(unknown)[0]!r} in results")
-    listed = results.get("list", [])
-    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed):
+    if not RESULT_KEYS.issuperset(results):
+        raise QueryError(f"{where}: unsupported parameter {sorted(set(results) - RESULT_KEYS)[0]!r} in results")
+    listed = results.get("list")
+    if listed is not None and (not isinstance(listed, list) or not all(isinstance(name, str) for name in listed)):
         raise QueryError(f"{where}: results list must be a list of property names")
     return results
 
@@ -223,7 +223,9 @@ def _remove_props(params: dict, where: str) -> list[str]:
 def _rectangle(value: Any, where: str) -> tuple[float, float, float, float]:
     if not isinstance(value, dict) or set(value) != {"x", "y", "width", "height"}:
         raise QueryError(f"{where}: rectangle must be {{x, y, width, height}}")
-    x, y, w, h = (_number(value[k], f"{where}: rectangle {k}") for k in ("x", "y", "width", "height"))
+    x, y, w, h = value["x"], value["y"], value["width"], value["height"]
+    for key, number in (("x", x), ("y", y), ("width", w), ("height", h)):
+        _number(number, where, f"rectangle {key}")
     if w < 0 or h < 0:
         raise QueryError(f"{where}: rectangle width and height must not be negative")
     return x, y, w, h
@@ -240,7 +242,7 @@ def _polygons(value: Any, where: str) -> list:
         for vertex in polygon:
             if not isinstance(vertex, list) or len(vertex) != 2:
                 raise QueryError(f"{where}: each vertex must be [x, y]")
-            vertices.append((_number(vertex[0], f"{where}: vertex x"), _number(vertex[1], f"{where}: vertex y")))
+            vertices.append((_number(vertex[0], where, "vertex x"), _number(vertex[1], where, "vertex y")))
         result.append(vertices)
     return result
 
@@ -348,8 +350,7 @@ def _existing(tx: Transaction, condition: Any, cls: str, where: str) -> list:
         return list(tx.lookup(condition, where, "if_not_found"))
     if not isinstance(condition, dict):
         raise QueryError(f"{where}: if_not_found must be constraints or a reference")
-    # The same look-up as a Find, so that indexed properties answer without a scan.
-    return _select(tx, {"constraints": condition}, f"{where}: if_not_found", [cls], None).records
+    return _lookup(tx, [cls], Constraints(condition, f"{where}: if_not_found"))
 
 
 def _connect(tx: Transaction, params: dict, obj: Obj, where: str) -> None:
@@ -358,9 +359,8 @@ def _connect(tx: Transaction, params: dict, obj: Obj, where: str) -> None:
         return
     if not isinstance(spec, dict) or "ref" not in spec:
         raise QueryError(f"{where}: connect needs a ref")
-    unknown = set(spec) - {"ref", "class", "direction", "properties"}
-    if unknown:
-        raise QueryError(f"{where}: unsupported parameter {sorted(unknown)[0]!r} in connect")
+    if not CONNECT_KEYS.issuperset(spec):
+        raise QueryError(f"{where}: unsupported parameter {sorted(set(spec) - CONNECT_KEYS)[0]!r} in connect")
     cls = spec.get("class", "AT:connection")
     direction = spec.get("direction", "in")
     if direction not in ("in", "out"):
@@ -454,7 +454,7 @@ def add_connection(tx: Transaction, params: dict, where: str) -> dict:
             for s, d in pairs
             for seq in tx.store.out_links.get(s.seq, ())
             if tx.store.links[seq].dst == d.seq and tx.store.links[seq].cls == cls
-            and constraints.matches(lambda key, link=tx.store.links[seq]: system_value(link, key))
+            and constraints.matches(tx.store.links[seq], system_value)
         ]
         if existing:
             tx.bind(params, existing, where)
@@ -528,7 +528,7 @@ def _connected(tx: Transaction, spec: Any, where: str, link_class_default: str |
         if isinstance(source, Link):
             raise QueryError(f"{where}: is_connected_to ref must hold objects")
         for link, other in tx.store.neighbours(source.seq, direction, link_class):
-            if link_constraints is None or link_constraints.matches(lambda key, connection=link: system_value(connection, key)):
+            if link_constraints is None or link_constraints.matches(link, system_value):
                 found.setdefault(other, []).append(source.seq)
     return found
 
@@ -597,9 +597,10 @@ def _window(store: Store, classes: list[str] | None, sort: list[tuple[str, bool]
     if key == "_uniqueid":
         ordered = members
     else:
-        ordered = store.indexes.get(("entity", classes[0], key))
-        if ordered is None or len(ordered) != len(members):
+        index = store.indexes.get(("entity", classes[0], key))
+        if index is None or len(index.entries) != len(members):
             return None
+        ordered = index.entries
 
     def window(offset: int, limit: int | None) -> Iterator[int]:
         total = len(ordered)
@@ -651,7 +652,7 @@ def _select(tx: Transaction, params: dict, where: str, classes: list[str] | None
             obj = store.objects.get(seq)
             if obj is None or (classes is not None and obj.cls not in classes):
                 continue
-            if constraints is None or constraints.matches(lambda key, o=obj: system_value(o, key)):
+            if constraints is None or constraints.matches(obj, system_value):
                 yield obj
 
     count = None
@@ -663,6 +664,15 @@ def _select(tx: Transaction, params: dict, where: str, classes: list[str] | None
         count = len(everything)
         records = everything[offset:] if limit is None else everything[offset:offset + limit]
     return Selection(records, source, count)
+
+
+def _lookup(tx: Transaction, classes: list[str] | None, constraints: Constraints) -> list[Obj]:
+    """What a Find with only these constraints matches (the look-up of conditional adds, updates and deletes):
+    the same candidates, so that indexed properties answer without a scan, without a Find's other parameters."""
+    objects = tx.store.objects
+    seqs, _ = _candidates(tx, classes, constraints, [])
+    return [obj for obj in map(objects.get, seqs)
+            if obj is not None and (classes is None or obj.cls in classes) and constraints.matches(obj, system_value)]
 
 
 def _sorted(records: list, sort: list[tuple[str, bool]]) -> list:
@@ -893,7 +903,7 @@ def find_connection(tx: Transaction, params: dict, where: str) -> dict:
         if (cls is None or link.cls == cls)
         and (sources is None or link.src in sources)
         and (destinations is None or link.dst in destinations)
-        and (constraints is None or constraints.matches(lambda key, connection=link: system_value(connection, key)))
+        and (constraints is None or constraints.matches(link, system_value))
     ]
     count = len(links)
     links = _sorted(links, _sort_spec(params, where))
@@ -918,8 +928,9 @@ def _targets(tx: Transaction, params: dict, where: str, classes: list[str] | Non
         # Only DeleteEntity and UpdateEntity may take a whole class, and only when it is named.
         choosers = "ref or constraints" if classes else "ref, with_class or constraints"
         raise QueryError(f"{where}: needs {choosers}")
-    return _select(tx, {"constraints": params["constraints"]} if "constraints" in params else {}, where,
-                   classes, None).records
+    if "constraints" in params:
+        return _lookup(tx, classes, Constraints(params["constraints"], f"{where}: constraints"))
+    return _select(tx, {}, where, classes, None).records
 
 
 def _update(tx: Transaction, params: dict, where: str, classes: list[str] | None,
@@ -1012,7 +1023,7 @@ def find_connection_records(tx: Transaction, cls: str | None, constraints: Any, 
     seqs = tx.store.links_by_class.get(cls, ()) if cls is not None else sorted(tx.store.links)
     return [
         tx.store.links[seq] for seq in seqs
-        if compiled is None or compiled.matches(lambda key, connection=tx.store.links[seq]: system_value(connection, key))
+        if compiled is None or compiled.matches(tx.store.links[seq], system_value)
     ]
 
 

@@ -8,7 +8,6 @@ connection, delay answers, fail the next N queries, refuse logins.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import socket
@@ -16,6 +15,8 @@ import ssl
 import threading
 import time
 from pathlib import Path
+
+import orjson
 
 from . import wire
 from .auth import NOT_AUTHENTICATED, Accounts
@@ -181,25 +182,25 @@ class TestServer:
             self.queries_answered += 1
         auth_answer = self._auth_answer(query_json)
         if auth_answer is not None:
-            return wire.encode_answer(json.dumps(auth_answer), [])
+            return wire.encode_answer(auth_answer, [])
         username = self.accounts.session_user(token)
         if username is None:
-            return wire.encode_answer(json.dumps(NOT_AUTHENTICATED), [])
+            return wire.encode_answer(NOT_AUTHENTICATED, [])
         with self._failure_lock:
             fail = self._failures_left > 0
             if fail:
                 self._failures_left -= 1
         if fail:
-            return wire.encode_answer(json.dumps({"status": -1, "info": "Injected failure (test server fault)"}), [])
+            return wire.encode_answer({"status": -1, "info": "Injected failure (test server fault)"}, [])
         answer, out_blobs = self.engine.execute(query_json, blobs, read_only=username in self.accounts.read_only)
-        return wire.encode_answer(json.dumps(answer), out_blobs)
+        return wire.encode_answer(answer, out_blobs)
 
     def _auth_answer(self, query_json: str):
         """The answer to an ``Authenticate`` or ``RefreshToken`` query, None for any other query."""
         if not any(name in query_json for name in AUTH_COMMANDS):
             return None
         try:
-            query = json.loads(query_json)
+            query = orjson.loads(query_json)
         except ValueError:
             return None
         if not (isinstance(query, list) and len(query) == 1 and isinstance(query[0], dict) and len(query[0]) == 1):

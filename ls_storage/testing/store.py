@@ -43,6 +43,34 @@ def _index_entry(value: Any, seq: int) -> tuple:
     return sort_key(value) + (seq,), seq
 
 
+class PropertyIndex:
+    """An index of one property of one class: sorted entries for ranges and order, and a hash of each value's
+    records for equality, which conditional adds look up several times per transaction."""
+
+    __slots__ = ("entries", "_equal")
+
+    def __init__(self) -> None:
+        self.entries = SortedKeyList(key=lambda entry: entry[0])
+        self._equal: dict[tuple, set[int]] = {}
+
+    def add(self, value: Any, seq: int) -> None:
+        entry = _index_entry(value, seq)
+        self.entries.add(entry)
+        self._equal.setdefault(entry[0][:2], set()).add(seq)
+
+    def remove(self, value: Any, seq: int) -> None:
+        entry = _index_entry(value, seq)
+        self.entries.remove(entry)
+        equal = self._equal[entry[0][:2]]
+        equal.discard(seq)
+        if not equal:
+            del self._equal[entry[0][:2]]
+
+    def equal(self, value: Any) -> set[int]:
+        """The records whose value equals ``value`` (of the same type: 1 is not true)."""
+        return self._equal.get(sort_key(value), set())
+
+
 class Obj:
     """An entity, image, blob, bounding box or polygon."""
 
@@ -61,6 +89,14 @@ class Link:
 
     def __init__(self, seq: int, cls: str, src: int, dst: int, props: dict, txn: int):
         self.seq, self.cls, self.src, self.dst, self.props, self.txn = seq, cls, src, dst, props, txn
+
+
+def _without(props: dict, remove: Iterable[str]) -> dict:
+    """A copy of ``props`` without the keys in ``remove``."""
+    if not remove:
+        return dict(props)
+    removed = set(remove)
+    return {k: v for k, v in props.items() if k not in removed}
 
 
 def polygon_bounds(polygons: list) -> dict:
@@ -115,8 +151,10 @@ class Store:
         self.links_by_class: dict[str, SortedList] = {}
         self.out_links: dict[int, list[int]] = {}
         self.in_links: dict[int, list[int]] = {}
-        # (index_type, class, key) -> sorted (sort_key(value), seq)
-        self.indexes: dict[tuple[str, str, str], SortedKeyList] = {}
+        # (index_type, class, key) -> its index; and the same indexes by (index_type, class), so that adding or
+        # updating a record visits only its class's indexed keys, not every property.
+        self.indexes: dict[tuple[str, str, str], PropertyIndex] = {}
+        self._class_indexes: dict[tuple[str, str], dict[str, PropertyIndex]] = {}
         self._seq = itertools.count(1)
         self.txn = 0
         self._journal: list[Callable[[], None]] | None = None
@@ -162,8 +200,8 @@ class Store:
 
     def update_object(self, obj: Obj, props: dict, remove: Iterable[str], geometry: Any = None,
                       label: str | None = None) -> None:
-        old = (dict(obj.props), obj.geometry, obj.label)
-        new_props = {k: v for k, v in obj.props.items() if k not in set(remove)}
+        old = (obj.props, obj.geometry, obj.label)
+        new_props = _without(obj.props, remove)
         new_props.update(props)
         self._replace(obj, new_props, obj.geometry if geometry is None else geometry,
                       obj.label if label is None else label)
@@ -203,8 +241,8 @@ class Store:
         self._index(link, "connection", link.cls, link.props, add=False)
 
     def update_link(self, link: Link, props: dict, remove: Iterable[str]) -> None:
-        old = dict(link.props)
-        new_props = {k: v for k, v in link.props.items() if k not in set(remove)}
+        old = link.props
+        new_props = _without(link.props, remove)
         new_props.update(props)
         self._replace_link_props(link, new_props)
         self._record(lambda: self._replace_link_props(link, old))
@@ -240,53 +278,61 @@ class Store:
         name = (index_type, cls, key)
         if name in self.indexes:
             return False
-        index = SortedKeyList(key=lambda entry: entry[0])
+        index = PropertyIndex()
         records = self.objects if index_type == "entity" else self.links
         members = self.by_class if index_type == "entity" else self.links_by_class
         for seq in members.get(cls, ()):
             value = records[seq].props.get(key)
             if value is not None:
-                index.add(_index_entry(value, seq))
-        self.indexes[name] = index
-        self._record(lambda: self.indexes.pop(name, None))
+                index.add(value, seq)
+        self._set_index(name, index)
+        self._record(lambda: self._set_index(name, None))
         return True
 
     def remove_index(self, index_type: str, cls: str, key: str) -> bool:
         name = (index_type, cls, key)
-        index = self.indexes.pop(name, None)
+        index = self.indexes.get(name)
         if index is None:
             return False
-        self._record(lambda: self.indexes.__setitem__(name, index))
+        self._set_index(name, None)
+        self._record(lambda: self._set_index(name, index))
         return True
 
+    def _set_index(self, name: tuple[str, str, str], index: PropertyIndex | None) -> None:
+        """Add (or, with None, remove) an index under both of its keys."""
+        index_type, cls, key = name
+        keyed = self._class_indexes.setdefault((index_type, cls), {})
+        if index is None:
+            del self.indexes[name], keyed[key]
+        else:
+            self.indexes[name] = keyed[key] = index
+
     def _index(self, record: Obj | Link, index_type: str, cls: str, props: dict, add: bool) -> None:
-        if not self.indexes:
+        keyed = self._class_indexes.get((index_type, cls))
+        if not keyed:
             return
-        for key, value in props.items():
-            index = self.indexes.get((index_type, cls, key))
-            if index is not None:
-                entry = _index_entry(value, record.seq)
+        for key, index in keyed.items():
+            value = props.get(key)
+            if value is not None:
                 if add:
-                    index.add(entry)
+                    index.add(value, record.seq)
                 else:
-                    index.remove(entry)
+                    index.remove(value, record.seq)
 
     def _reindex(self, record: Obj | Link, index_type: str, cls: str, old: dict, new: dict) -> None:
         """Index entries of the properties an update changed; an update that rewrites the same values, as a
         conditional add followed by its update does, leaves the indexes alone."""
-        if not self.indexes:
+        keyed = self._class_indexes.get((index_type, cls))
+        if not keyed:
             return
-        for key in old.keys() | new.keys():
-            index = self.indexes.get((index_type, cls, key))
-            if index is None:
-                continue
+        for key, index in keyed.items():
             before, after = old.get(key), new.get(key)
             if type(before) is type(after) and before == after:
                 continue
             if before is not None:
-                index.remove(_index_entry(before, record.seq))
+                index.remove(before, record.seq)
             if after is not None:
-                index.add(_index_entry(after, record.seq))
+                index.add(after, record.seq)
 
     def index_lookup(self, index_type: str, cls: str, key: str, values: list) -> list[int] | None:
         index = self.indexes.get((index_type, cls, key))
@@ -294,9 +340,7 @@ class Store:
             return None
         found: list[int] = []
         for value in values:
-            low = sort_key(value)
-            for entry in index.irange_key(low + (-1,), low + (math.inf,)):
-                found.append(entry[1])
+            found.extend(index.equal(value))
         return found
 
     def index_range(self, index_type: str, cls: str, key: str, low: Any, low_inclusive: bool,
@@ -308,12 +352,13 @@ class Store:
         rank = _TYPE_RANK[type_name(typed)]
         low_key = (rank, low, -1 if low_inclusive else math.inf) if low is not None else (rank,)
         high_key = (rank, high, math.inf if high_inclusive else -1) if high is not None else (rank + 1,)
-        return (entry[1] for entry in index.irange_key(low_key, high_key, inclusive=(True, False), reverse=reverse))
+        return (entry[1] for entry in index.entries.irange_key(low_key, high_key, inclusive=(True, False),
+                                                               reverse=reverse))
 
     def index_order(self, index_type: str, cls: str, key: str, reverse: bool) -> Iterator[int] | None:
         """Every record of ``cls`` that has ``key``, in that key's order; None without an index."""
         index = self.indexes.get((index_type, cls, key))
         if index is None:
             return None
-        entries = reversed(index) if reverse else iter(index)
+        entries = reversed(index.entries) if reverse else iter(index.entries)
         return (entry[1] for entry in entries)

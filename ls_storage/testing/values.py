@@ -43,8 +43,13 @@ def parse_date(text: Any, where: str) -> datetime.datetime:
     return value
 
 
+PLAIN_TYPES = (str, int, float, bool)
+
+
 def to_stored(value: Any, where: str) -> Any:
     """A wire value as stored; refuses the types ApertureDB does not store as properties."""
+    if type(value) in PLAIN_TYPES:  # what JSON decoding gives for every value but dates
+        return value
     if isinstance(value, dict):
         if set(value) == {"_date"}:
             return parse_date(value["_date"], where)
@@ -62,7 +67,13 @@ def to_wire(value: Any) -> Any:
     return value
 
 
+_TYPE_NAMES = {bool: "boolean", int: "number", float: "number", str: "string", datetime.datetime: "datetime"}
+
+
 def type_name(value: Any) -> str:
+    name = _TYPE_NAMES.get(type(value))
+    if name is not None:
+        return name
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, (int, float)):
@@ -70,10 +81,6 @@ def type_name(value: Any) -> str:
     if isinstance(value, datetime.datetime):
         return "datetime"
     return "string"
-
-
-def _comparable(a: Any, b: Any) -> bool:
-    return type_name(a) == type_name(b)
 
 
 class Options:
@@ -92,10 +99,35 @@ class Options:
         return value in self._by_type.get(type_name(value), ())
 
 
-class Condition:
-    """One key's ``[op, value, op, value, ...]`` list, compiled."""
+def _check(op: str, expected: Any) -> Callable[[Any], bool]:
+    """One ``op, value`` pair as a test of a record's value (None: the record lacks the property).
 
-    __slots__ = ("key", "checks")
+    A missing property matches only the negative operators; values of different types never compare
+    (they are only ``!=``)."""
+    if op in ("in", "not in"):
+        wanted = op == "in"
+        return lambda value: value is not None and (value in expected) == wanted or value is None and not wanted
+    if expected is None:  # only == and != take null
+        return (lambda value: value is None) if op == "==" else (lambda value: value is not None)
+    kind = type_name(expected)
+    if op == "==":
+        return lambda value: value == expected and type_name(value) == kind
+    if op == "!=":
+        return lambda value: value is None or value != expected or type_name(value) != kind
+    compare = OPERATORS[op]
+    return lambda value: value is not None and type_name(value) == kind and compare(value, expected)
+
+
+def _all_of(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    if len(checks) == 1:
+        return checks[0]
+    return lambda value: all(check(value) for check in checks)
+
+
+class Condition:
+    """One key's ``[op, value, op, value, ...]`` list, compiled into ``holds(value)``."""
+
+    __slots__ = ("key", "system", "pairs", "holds")
 
     def __init__(self, key: str, spec: Any, where: str):
         if not isinstance(spec, list) or not spec or len(spec) % 2:
@@ -103,7 +135,8 @@ class Condition:
         if key in GEOMETRY_PROPERTIES:
             raise QueryError(f"{where}: {key} cannot be constrained: its values are objects")
         self.key = key
-        self.checks: list[tuple[str, Any]] = []
+        self.system = key.startswith("_")
+        self.pairs: list[tuple[str, Any]] = []
         for op, raw in zip(spec[0::2], spec[1::2]):
             if op not in OPERATORS:
                 raise QueryError(f"{where}: unknown constraint operator {op!r} on {key!r}")
@@ -117,34 +150,12 @@ class Condition:
                 value = None
             else:
                 value = to_stored(raw, where)
-            self.checks.append((op, value))
-
-    def holds(self, value: Any) -> bool:
-        for op, expected in self.checks:
-            if value is None:
-                # A missing property matches only the negative operators.
-                if op in ("!=", "not in") and expected is not None:
-                    continue
-                if op == "==" and expected is None:
-                    continue
-                return False
-            if expected is None:
-                if op != "!=":
-                    return False
-                continue
-            if op in ("in", "not in"):
-                if not OPERATORS[op](value, expected):
-                    return False
-            elif not _comparable(value, expected):
-                if op != "!=":
-                    return False
-            elif not OPERATORS[op](value, expected):
-                return False
-        return True
+            self.pairs.append((op, value))
+        self.holds: Callable[[Any], bool] = _all_of([_check(op, value) for op, value in self.pairs])
 
     def equality_values(self) -> list | None:
         """The values an index can look up directly (``==`` or ``in``), if this condition has them."""
-        for op, expected in self.checks:
+        for op, expected in self.pairs:
             if op == "==" and expected is not None:
                 return [expected]
             if op == "in":
@@ -155,14 +166,14 @@ class Condition:
         """``(low, low_inclusive, high, high_inclusive)`` for an index range scan, if any."""
         low = high = None
         low_inc = high_inc = True
-        for op, expected in self.checks:
+        for op, expected in self.pairs:
             if op in (">", ">=") and expected is not None:
                 low, low_inc = expected, op == ">="
             elif op in ("<", "<=") and expected is not None:
                 high, high_inc = expected, op == "<="
         if low is None and high is None:
             return None
-        if low is not None and high is not None and not _comparable(low, high):
+        if low is not None and high is not None and type_name(low) != type_name(high):
             return None  # matches nothing; the scan finds that out without comparing across types
         return low, low_inc, high, high_inc
 
@@ -193,13 +204,15 @@ class Constraints:
             else:
                 self.conditions.append(Condition(key, value, where))
 
-    def matches(self, get: Callable[[str], Any]) -> bool:
+    def matches(self, record: Any, system_value: Callable[[Any, str], Any]) -> bool:
+        """Whether a record (with ``props``) matches; ``system_value(record, key)`` reads keys starting with '_'."""
         for condition in self.conditions:
-            if not condition.holds(get(condition.key)):
+            value = system_value(record, condition.key) if condition.system else record.props.get(condition.key)
+            if not condition.holds(value):
                 return False
-        if self.any_of and not any(block.matches(get) for block in self.any_of):
+        if self.any_of and not any(block.matches(record, system_value) for block in self.any_of):
             return False
-        return all(block.matches(get) for block in self.all_of)
+        return all(block.matches(record, system_value) for block in self.all_of)
 
     def top_level(self, key: str) -> Condition | None:
         for condition in self.conditions:

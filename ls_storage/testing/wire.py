@@ -12,6 +12,8 @@ import os
 import socket
 import struct
 
+import orjson
+
 os.environ.setdefault("ADB_LOG_FILE", "")  # the SDK would otherwise write error.<time>.log files
 from aperturedb import queryMessage  # noqa: E402  (the SDK's own generated protobuf module)
 
@@ -53,8 +55,9 @@ def decode_query(payload: bytes) -> tuple[str, list[bytes], str]:
     return message.json, list(message.blobs), message.token
 
 
-def encode_answer(json_text: str, blobs: list[bytes]) -> bytes:
+def encode_answer(answer, blobs: list[bytes]) -> bytes:
+    """An answer (JSON-serialisable) and its blobs as a ``queryMessage``."""
     message = queryMessage.queryMessage()
-    message.json = json_text
+    message.json = orjson.dumps(answer).decode()
     message.blobs.extend(blobs)
     return message.SerializeToString()
