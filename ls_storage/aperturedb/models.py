@@ -7,7 +7,6 @@ import io
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 from typing import Iterator
 
 from core.current_request import get_current_request
@@ -27,11 +26,16 @@ from io_storages.utils import parse_range
 from organizations.models import OrganizationMember
 from rest_framework.exceptions import ValidationError
 
-from ls_storage.client.connection import ApertureDBError, ConnectionSettings, connectors, open_connector
+from ls_storage.client.connection import ApertureDBError, ConnectionSettings, QueryFailed, connectors, open_connector
 from ls_storage.client.source import ImageSelection, check_selection, fetch_image, iter_image_pages
-from ls_storage.client.target import delete_annotation, ensure_indexes, probe_write, write_annotation
+from ls_storage.client.target import (
+    AnnotationWrite,
+    delete_annotation,
+    ensure_indexes,
+    probe_write,
+    write_annotations,
+)
 from ls_storage.conversion.annotations import (
-    AnnotationObjects,
     ConversionError,
     results_to_objects,
     value_property_names,
@@ -41,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 URL_SCHEME = "aperturedb"
 EXPORT_BATCH = 500  # annotations a target Sync reads, prepares and hands to its writers at a time
+# Annotations a target Sync writes per transaction: a round trip each would cost ApertureDB and the network more
+# than the annotation's own commands; a transaction ApertureDB refuses is written again one annotation at a time.
+ANNOTATIONS_PER_TRANSACTION = 20
 
 
 def image_uri(storage_id: int, uniqueid: str) -> str:
@@ -289,14 +296,6 @@ class ExportSkipped(Exception):
     """The annotation cannot go to this target (its task has no image in this ApertureDB)."""
 
 
-@dataclass
-class ExportItem:
-    annotation_id: int
-    image_uniqueid: str
-    properties: dict
-    objects: AnnotationObjects
-
-
 class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
     # Not in ``meta``: Label Studio resets ``meta`` whenever a sync is queued.
     pending_deletions = models.JSONField(
@@ -321,7 +320,7 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
             task_id__in=task_ids, storage__hostname=self.hostname, storage__port=self.port,
         ).values_list("task_id", "key"))
 
-    def prepare(self, annotation, image_keys: dict[int, str] | None = None) -> ExportItem:
+    def prepare(self, annotation, image_keys: dict[int, str] | None = None) -> AnnotationWrite:
         """Everything the write needs, read from the database (so that writes can run in other threads).
 
         ``image_keys``: the tasks' images when the caller looked them up for many annotations at once."""
@@ -333,18 +332,35 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
             objects = results_to_objects(annotation.result or [], None, None)
         except ConversionError as error:
             raise ExportSkipped(f"annotation {annotation.id}: {error}") from None
-        return ExportItem(annotation.id, image_keys[annotation.task_id],
+        return AnnotationWrite(annotation.id, image_keys[annotation.task_id],
                           annotation_properties(annotation, self.project.title), objects)
 
-    def write(self, item: ExportItem, value_properties: set[str]) -> None:
-        write_annotation(self._connector_with_indexes(), item.image_uniqueid, item.annotation_id, item.properties,
-                         item.objects, value_properties)
+    def write(self, items: list[AnnotationWrite], value_properties: set[str]) -> None:
+        write_annotations(self._connector_with_indexes(), items, value_properties)
+
+    def write_each(self, items: list[AnnotationWrite], value_properties: set[str]) -> dict[int, Exception | None]:
+        """Write annotations in one transaction; if ApertureDB refuses it, one by one, so that an annotation it
+        refuses holds back no other. Each annotation's error (None: written); a lost connection raises."""
+        try:
+            self.write(items, value_properties)
+            return dict.fromkeys((item.annotation_id for item in items), None)
+        except QueryFailed as error:
+            if len(items) == 1:
+                return {items[0].annotation_id: error}
+        outcome: dict[int, Exception | None] = {}
+        for item in items:
+            try:
+                self.write([item], value_properties)
+                outcome[item.annotation_id] = None
+            except QueryFailed as error:
+                outcome[item.annotation_id] = error
+        return outcome
 
     def value_properties(self) -> set[str]:
         return value_property_names(self.project.get_parsed_config())
 
     def save_annotation(self, annotation):
-        self.write(self.prepare(annotation), self.value_properties())
+        self.write([self.prepare(annotation)], self.value_properties())
         mark_written(self, [annotation.id])
 
     def delete_annotation_by_id(self, annotation_id: int) -> None:
@@ -364,14 +380,15 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
             writing: dict = {}  # a batch's writes, which run while the next batch is read and prepared
             for batch in _batched(iterate_queryset(annotations.select_related("completed_by"), chunk_size=EXPORT_BATCH),
                                   EXPORT_BATCH):
-                futures = {}
                 image_keys = self.image_keys({annotation.task_id for annotation in batch})
+                items = []
                 for annotation in batch:
                     try:
-                        futures[executor.submit(self.write, self.prepare(annotation, image_keys),
-                                                value_properties)] = annotation.id
+                        items.append(self.prepare(annotation, image_keys))
                     except ExportSkipped as error:
                         errors.append(str(error))
+                futures = {executor.submit(self.write_each, list(group), value_properties): group
+                           for group in _batched(items, ANNOTATIONS_PER_TRANSACTION)}
                 written += self._finish_writes(writing, errors)
                 self.info_update_progress(last_sync_count=written, total_annotations=total)
                 writing = futures
@@ -382,14 +399,19 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
             self.info_set_completed(last_sync_count=written, total_annotations=total, export_pending=False)
 
     def _finish_writes(self, futures: dict, errors: list[str]) -> int:
-        """Wait for the writes of a batch, record the annotations written; how many they are."""
+        """Wait for the writes of a batch (each future a group of annotations), record the annotations written;
+        how many they are."""
         done = []
         for future in as_completed(futures):
             try:
-                future.result()
-                done.append(futures[future])
+                outcome = future.result()
             except Exception as error:  # noqa: BLE001 - reported on the storage
-                errors.append(f"annotation {futures[future]}: {error}")
+                outcome = dict.fromkeys((item.annotation_id for item in futures[future]), error)
+            for annotation_id, error in outcome.items():
+                if error is None:
+                    done.append(annotation_id)
+                else:
+                    errors.append(f"annotation {annotation_id}: {error}")
         mark_written(self, done)
         return len(done)
 

@@ -61,44 +61,58 @@ def _region_deletes(annotation_id: int, keep: Iterable[tuple[str, str]] = ()) ->
     return commands
 
 
-def write_annotation_query(image_uniqueid: str, annotation_id: int, properties: dict, objects: AnnotationObjects,
-                           value_properties: Iterable[str] = ()) -> tuple[list, list[bytes]]:
-    """The transaction that leaves exactly this annotation in ApertureDB.
+@dataclass
+class AnnotationWrite:
+    """An annotation as it goes to ApertureDB: its image, its entity's metadata (``LS_*``) and its objects."""
 
-    ``properties``: the annotation entity's metadata (``LS_*``); ``value_properties``: every property
-    name a value tag of the project can write, so that values removed in Label Studio are removed too.
+    annotation_id: int
+    image_uniqueid: str
+    properties: dict
+    objects: AnnotationObjects
+
+
+def write_annotation_query(annotation: AnnotationWrite, value_properties: Iterable[str] = (),
+                           first_ref: int = 1) -> tuple[list, list[bytes]]:
+    """The commands that leave exactly this annotation in ApertureDB, with refs from ``first_ref`` on.
+
+    ``value_properties``: every property name a value tag of the project can write, so that values
+    removed in Label Studio are removed too.
     """
-    entity_properties = {**properties, **objects.properties, "LS_id": annotation_id}
+    image_ref, annotation_ref = first_ref, first_ref + 1
+    annotation_id, objects = annotation.annotation_id, annotation.objects
+    entity_properties = {**annotation.properties, **objects.properties, "LS_id": annotation_id}
     managed = set(value_properties) | {"LS_values", "LS_other_results"}
     query: list = [
-        {"FindImage": {"_ref": 1, "constraints": {"_uniqueid": ["==", image_uniqueid]}, "unique": True,
-                       "results": {"count": True}}},
-        {"AddEntity": {"_ref": 2, "class": ANNOTATION_CLASS, "properties": entity_properties,
+        {"FindImage": {"_ref": image_ref, "constraints": {"_uniqueid": ["==", annotation.image_uniqueid]},
+                       "unique": True, "results": {"count": True}}},
+        {"AddEntity": {"_ref": annotation_ref, "class": ANNOTATION_CLASS, "properties": entity_properties,
                        "if_not_found": {"LS_id": ["==", annotation_id]},
-                       "connect": {"ref": 1, "class": IMAGE_LINK, "direction": "in"}}},
-        {"UpdateEntity": {"ref": 2, "properties": entity_properties,
+                       "connect": {"ref": image_ref, "class": IMAGE_LINK, "direction": "in"}}},
+        {"UpdateEntity": {"ref": annotation_ref, "properties": entity_properties,
                           "remove_props": sorted(managed - set(entity_properties))}},
     ]
     query += _region_deletes(annotation_id, [(region.kind, region.region_id) for region in objects.regions])
     blobs: list[bytes] = []
-    for ref, region in enumerate(objects.regions, start=3):
-        command, blob = _region_command(region, annotation_id, ref, managed)
+    for ref, region in enumerate(objects.regions, start=annotation_ref + 1):
+        command, blob = _region_command(region, annotation_id, (image_ref, annotation_ref, ref), managed)
         query.extend(command)
         blobs.extend(blob)
     return query, blobs
 
 
-def _region_command(region: RegionObject, annotation_id: int, ref: int, managed: set) -> tuple[list, list[bytes]]:
-    """The commands that leave one region as it is now, connected from the annotation (ref 2)."""
+def _region_command(region: RegionObject, annotation_id: int, refs: tuple[int, int, int],
+                    managed: set) -> tuple[list, list[bytes]]:
+    """The commands that leave one region as it is now; ``refs``: its image's, its annotation's and its own."""
+    image_ref, annotation_ref, ref = refs
     properties = {**region.properties, "LS_annotation_id": annotation_id}
-    connect = {"connect": {"ref": 2, "class": REGION_LINK, "direction": "in"}}
+    connect = {"connect": {"ref": annotation_ref, "class": REGION_LINK, "direction": "in"}}
     existing = {"if_not_found": {"LS_id": ["==", region.region_id], "LS_annotation_id": ["==", annotation_id]}}
     remove = sorted(managed - set(properties))
     label = {"label": region.label} if region.label is not None else {}
     if region.kind == BOX:
         rectangle = dict(zip(("x", "y", "width", "height"), region.rectangle))
         return [
-            {"AddBoundingBox": {"_ref": ref, "image_ref": 1, "rectangle": rectangle, "properties": properties,
+            {"AddBoundingBox": {"_ref": ref, "image_ref": image_ref, "rectangle": rectangle, "properties": properties,
                                 **existing, **connect, **label}},
             {"UpdateBoundingBox": {"ref": ref, "rectangle": rectangle, "properties": properties,
                                    "remove_props": remove, **label}},
@@ -106,7 +120,7 @@ def _region_command(region: RegionObject, annotation_id: int, ref: int, managed:
     if region.kind == POLYGON:
         polygons = [[list(vertex) for vertex in polygon] for polygon in region.polygons]
         return [
-            {"AddPolygon": {"_ref": ref, "image_ref": 1, "polygons": polygons, "properties": properties,
+            {"AddPolygon": {"_ref": ref, "image_ref": image_ref, "polygons": polygons, "properties": properties,
                             **existing, **connect, **label}},
             {"UpdatePolygon": {"ref": ref, "polygons": polygons, "properties": properties, "remove_props": remove,
                                **label}},
@@ -121,9 +135,19 @@ def _region_command(region: RegionObject, annotation_id: int, ref: int, managed:
     ], []
 
 
-def write_annotation(connector, image_uniqueid: str, annotation_id: int, properties: dict, objects: AnnotationObjects,
-                     value_properties: Iterable[str] = ()) -> None:
-    query, blobs = write_annotation_query(image_uniqueid, annotation_id, properties, objects, value_properties)
+def write_annotations(connector, annotations: list[AnnotationWrite], value_properties: Iterable[str] = ()) -> None:
+    """Write annotations in one transaction: each whole, one after the other, or, on any error, none.
+
+    One annotation per transaction is what an annotator's save sends; a Sync sends several, which
+    saves ApertureDB a round trip per annotation."""
+    query: list = []
+    blobs: list[bytes] = []
+    first_ref = 1
+    for annotation in annotations:
+        commands, annotation_blobs = write_annotation_query(annotation, value_properties, first_ref)
+        query += commands
+        blobs += annotation_blobs
+        first_ref += 2 + len(annotation.objects.regions)  # the refs it used: its image, itself, its regions
     run_query(connector, query, blobs)
 
 

@@ -101,12 +101,15 @@ def test_deleted_annotations_are_removed_only_when_the_target_allows_it(
     assert answer[0]["FindBoundingBox"]["count"] == 0
 
 
-@pytest.mark.parametrize("batch", [500, 2], ids=["one batch", "batches written while the next is prepared"])
+@pytest.mark.parametrize("batch, per_transaction", [(500, 20), (2, 1), (3, 2)],
+                         ids=["one batch", "batches written while the next is prepared", "two per transaction"])
 def test_sync_exports_every_annotation_of_the_project(business_client, project, aperturedb, aperturedb_images,
-                                                      django_capture_on_commit_callbacks, monkeypatch, batch):
+                                                      django_capture_on_commit_callbacks, monkeypatch, batch,
+                                                      per_transaction):
     from ls_storage.aperturedb import models
 
     monkeypatch.setattr(models, "EXPORT_BATCH", batch)
+    monkeypatch.setattr(models, "ANNOTATIONS_PER_TRANSACTION", per_transaction)
     task_ids = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"], count=3)
     annotations = [annotate(business_client, t, [box("b", i, i, 5, 5)], django_capture_on_commit_callbacks)
                    for i, t in enumerate(task_ids)]
@@ -137,6 +140,28 @@ def test_sync_reports_annotations_it_could_not_write(business_client, project, a
 
     assert synced["status"] == "completed_with_errors" and synced["last_sync_count"] == 1
     assert f"task {foreign_task.id} has no image in the ApertureDB" in synced["traceback"]
+
+
+def test_an_annotation_apertureDB_refuses_holds_back_none_written_in_the_same_transaction(
+        business_client, project, aperturedb, aperturedb_images, django_capture_on_commit_callbacks):
+    from ls_storage.aperturedb.models import ApertureDBImportStorageLink
+
+    task_ids = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"], count=3)
+    annotations = [annotate(business_client, t, [box("b", i, i, 5, 5)], django_capture_on_commit_callbacks)
+                   for i, t in enumerate(task_ids)]
+    gone = ApertureDBImportStorageLink.objects.get(task_id=task_ids[1]).key
+    aperturedb_images.query([{"DeleteImage": {"constraints": {"_uniqueid": ["==", gone]}}}])
+
+    target = create_target(business_client, aperturedb, project["id"])  # syncs on creation: one transaction of 3
+    synced = business_client.get(f"/api/storages/export/aperturedb/{target['id']}").json()
+
+    assert synced["status"] == "completed_with_errors" and synced["last_sync_count"] == 2
+    assert f"annotation {annotations[1]['id']}: ApertureDB refused" in synced["traceback"]
+    assert all(f"annotation {annotations[i]['id']}:" not in synced["traceback"] for i in (0, 2))
+    connector = aperturedb.connector()
+    assert stored_annotation(connector, annotations[1]["id"]) is None
+    for index in (0, 2):
+        assert stored_annotation(connector, annotations[index]["id"])["boxes"]["b"]["_coordinates"]["x"] == index * 2
 
 
 def test_keypoints_ellipses_and_masks_are_stored_and_masks_read_back_as_masks(

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from ls_storage.aperturedb.models import ApertureDBExportStorage
-from ls_storage.client.target import write_annotation
+from ls_storage.client.target import AnnotationWrite, write_annotations
 from ls_storage.conversion.annotations import results_to_objects
 from ls_storage.testing.fixtures import TaggedImages
 
@@ -104,10 +104,14 @@ def test_sixteen_threads_saving_the_same_annotations_leave_each_in_one_complete_
         rng = random.Random(thread)
         try:
             for step in range(6):
-                annotation_id = annotation_ids[(thread + step) % len(annotation_ids)]
-                number = rng.randrange(1, 50)
-                write_annotation(connector, image, annotation_id, {"LS_version": number},
-                                 results_to_objects(version(number), None, None))
+                # One annotation per transaction, as a save sends, or two, as a Sync sends several.
+                group = [annotation_ids[(thread + step + k) % len(annotation_ids)] for k in range(1 + step % 2)]
+                writes = []
+                for annotation_id in group:
+                    number = rng.randrange(1, 50)
+                    writes.append(AnnotationWrite(annotation_id, image, {"LS_version": number},
+                                                  results_to_objects(version(number), None, None)))
+                write_annotations(connector, writes)
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
