@@ -9,7 +9,8 @@ Data model, compatible with ApertureData's own integration:
   ``LS_annotation_region``; boxes and polygons also belong to the image, as any ApertureDB region.
 
 The transaction never reads before it writes: conditional adds (``if_not_found``) bind the existing
-objects or make new ones (connected as they are made, by ``connect``), updates set their final state, and
+objects or make new ones that carry only their ids (connected as they are made, by ``connect``), updates
+set their final state (so each property crosses the network once), and
 regions of the annotation no longer in it are deleted (by ``LS_annotation_id``, which every region we write
 carries), so re-saving updates in place and concurrent saves of one annotation end in its final state.
 Commands are kept few: each costs ApertureDB a step of the transaction (17 for an annotation of 5 boxes).
@@ -85,7 +86,7 @@ def write_annotation_query(annotation: AnnotationWrite, value_properties: Iterab
     query: list = [
         {"FindImage": {"_ref": image_ref, "constraints": {"_uniqueid": ["==", annotation.image_uniqueid]},
                        "unique": True, "results": {"count": True}}},
-        {"AddEntity": {"_ref": annotation_ref, "class": ANNOTATION_CLASS, "properties": entity_properties,
+        {"AddEntity": {"_ref": annotation_ref, "class": ANNOTATION_CLASS, "properties": {"LS_id": annotation_id},
                        "if_not_found": {"LS_id": ["==", annotation_id]},
                        "connect": {"ref": image_ref, "class": IMAGE_LINK, "direction": "in"}}},
         {"UpdateEntity": {"ref": annotation_ref, "properties": entity_properties,
@@ -105,32 +106,31 @@ def _region_command(region: RegionObject, annotation_id: int, refs: tuple[int, i
     """The commands that leave one region as it is now; ``refs``: its image's, its annotation's and its own."""
     image_ref, annotation_ref, ref = refs
     properties = {**region.properties, "LS_annotation_id": annotation_id}
-    connect = {"connect": {"ref": annotation_ref, "class": REGION_LINK, "direction": "in"}}
-    existing = {"if_not_found": {"LS_id": ["==", region.region_id], "LS_annotation_id": ["==", annotation_id]}}
+    identity = {"LS_id": region.region_id, "LS_annotation_id": annotation_id}
+    added = {"properties": identity, "if_not_found": {key: ["==", value] for key, value in identity.items()},
+             "connect": {"ref": annotation_ref, "class": REGION_LINK, "direction": "in"}}
     remove = sorted(managed - set(properties))
     label = {"label": region.label} if region.label is not None else {}
     if region.kind == BOX:
         rectangle = dict(zip(("x", "y", "width", "height"), region.rectangle))
         return [
-            {"AddBoundingBox": {"_ref": ref, "image_ref": image_ref, "rectangle": rectangle, "properties": properties,
-                                **existing, **connect, **label}},
+            {"AddBoundingBox": {"_ref": ref, "image_ref": image_ref, "rectangle": rectangle, **added}},
             {"UpdateBoundingBox": {"ref": ref, "rectangle": rectangle, "properties": properties,
                                    "remove_props": remove, **label}},
         ], []
     if region.kind == POLYGON:
         polygons = [[list(vertex) for vertex in polygon] for polygon in region.polygons]
         return [
-            {"AddPolygon": {"_ref": ref, "image_ref": image_ref, "polygons": polygons, "properties": properties,
-                            **existing, **connect, **label}},
+            {"AddPolygon": {"_ref": ref, "image_ref": image_ref, "polygons": polygons, **added}},
             {"UpdatePolygon": {"ref": ref, "polygons": polygons, "properties": properties, "remove_props": remove,
                                **label}},
         ], []
     if region.label is not None:
         properties["label"] = region.label
-    if region.kind == MASK:
-        return [{"AddBlob": {"_ref": ref, "properties": properties, **connect}}], [region.mask_png]
+    if region.kind == MASK:  # a blob is never updated: it is added whole
+        return [{"AddBlob": {"_ref": ref, "properties": properties, "connect": added["connect"]}}], [region.mask_png]
     return [
-        {"AddEntity": {"_ref": ref, "class": REGION_CLASS, "properties": properties, **existing, **connect}},
+        {"AddEntity": {"_ref": ref, "class": REGION_CLASS, **added}},
         {"UpdateEntity": {"ref": ref, "properties": properties, "remove_props": remove}},
     ], []
 
