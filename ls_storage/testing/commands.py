@@ -41,6 +41,7 @@ UPDATE_COMMON = {"ref", "constraints", "properties", "remove_props"}
 DELETE_COMMON = {"ref", "constraints"}
 RESULT_KEYS = frozenset({"list", "all_properties", "count", "limit", "sort", "group_by_source", "uniqueids"})
 CONNECT_KEYS = frozenset({"ref", "class", "direction", "properties"})
+CONNECTED_KEYS = frozenset({"ref", "connection_class", "direction", "constraints"})
 
 
 @dataclass
@@ -116,8 +117,7 @@ class Engine:
                         if read_only and not (name.startswith("Find") or name in ("GetStatus", "GetSchema")):
                             raise QueryError(f"{where}: permission denied: this user may only read")
                         handler, allowed = COMMANDS[name]
-                        if not allowed.issuperset(params):
-                            raise QueryError(f"{where}: unsupported parameter {sorted(set(params) - allowed)[0]!r}")
+                        _only(params, allowed, where)
                         answers.append({name: handler(transaction, params, where)})
                     if transaction.next_blob != len(transaction.blobs):
                         raise QueryError(
@@ -140,6 +140,12 @@ def _error(info: str, status: int = -1, failed: Any = None) -> dict:
     if failed is not None:
         answer["FailedCommand"] = failed
     return answer
+
+
+def _only(given: dict, allowed: frozenset, where: str, inside: str = "") -> None:
+    """Refuse by name a parameter the test server does not support (``inside``: the block it is in)."""
+    if not allowed.issuperset(given):
+        raise QueryError(f"{where}: unsupported parameter {sorted(set(given) - allowed)[0]!r}{inside}")
 
 
 def _command_of(item: Any, index: int) -> tuple[str, dict]:
@@ -205,8 +211,7 @@ def _results(params: dict, where: str) -> dict:
     results = params.get("results", {})
     if not isinstance(results, dict):
         raise QueryError(f"{where}: results must be an object")
-    if not RESULT_KEYS.issuperset(results):
-        raise QueryError(f"{where}: unsupported parameter {sorted(set(results) - RESULT_KEYS)[0]!r} in results")
+    _only(results, RESULT_KEYS, where, " in results")
     listed = results.get("list")
     if listed is not None and (not isinstance(listed, list) or not all(isinstance(name, str) for name in listed)):
         raise QueryError(f"{where}: results list must be a list of property names")
@@ -359,8 +364,7 @@ def _connect(tx: Transaction, params: dict, obj: Obj, where: str) -> None:
         return
     if not isinstance(spec, dict) or "ref" not in spec:
         raise QueryError(f"{where}: connect needs a ref")
-    if not CONNECT_KEYS.issuperset(spec):
-        raise QueryError(f"{where}: unsupported parameter {sorted(set(spec) - CONNECT_KEYS)[0]!r} in connect")
+    _only(spec, CONNECT_KEYS, where, " in connect")
     cls = spec.get("class", "AT:connection")
     direction = spec.get("direction", "in")
     if direction not in ("in", "out"):
@@ -515,9 +519,7 @@ def _connected(tx: Transaction, spec: Any, where: str, link_class_default: str |
                 for seq in keys & set(part):
                     merged.setdefault(seq, []).extend(part[seq])
             return merged
-    unknown = set(spec) - {"ref", "connection_class", "direction", "constraints"}
-    if unknown:
-        raise QueryError(f"{where}: unsupported parameter {sorted(unknown)[0]!r} in is_connected_to")
+    _only(spec, CONNECTED_KEYS, where, " in is_connected_to")
     direction = spec.get("direction", "any")
     if direction not in ("in", "out", "any"):
         raise QueryError(f"{where}: is_connected_to direction must be in, out or any")

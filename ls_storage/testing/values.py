@@ -43,13 +43,11 @@ def parse_date(text: Any, where: str) -> datetime.datetime:
     return value
 
 
-PLAIN_TYPES = (str, int, float, bool)
+PLAIN_TYPES = (str, int, float, bool)  # what JSON decoding gives for every value but dates: stored as they are
 
 
 def to_stored(value: Any, where: str) -> Any:
     """A wire value as stored; refuses the types ApertureDB does not store as properties."""
-    if type(value) in PLAIN_TYPES:  # what JSON decoding gives for every value but dates
-        return value
     if isinstance(value, dict):
         if set(value) == {"_date"}:
             return parse_date(value["_date"], where)
