@@ -333,7 +333,7 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
         except ConversionError as error:
             raise ExportSkipped(f"annotation {annotation.id}: {error}") from None
         return AnnotationWrite(annotation.id, image_keys[annotation.task_id],
-                          annotation_properties(annotation, self.project.title), objects)
+                               annotation_properties(annotation, self.project.title), objects)
 
     def write(self, items: list[AnnotationWrite], value_properties: set[str]) -> None:
         write_annotations(self._connector_with_indexes(), items, value_properties)
@@ -407,11 +407,11 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
                 outcome = future.result()
             except Exception as error:  # noqa: BLE001 - reported on the storage
                 outcome = dict.fromkeys((item.annotation_id for item in futures[future]), error)
-            for annotation_id, error in outcome.items():
-                if error is None:
+            for annotation_id, failure in outcome.items():
+                if failure is None:
                     done.append(annotation_id)
                 else:
-                    errors.append(f"annotation {annotation_id}: {error}")
+                    errors.append(f"annotation {annotation_id}: {failure}")
         mark_written(self, done)
         return len(done)
 

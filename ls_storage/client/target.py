@@ -9,10 +9,10 @@ Data model, compatible with ApertureData's own integration:
   ``LS_annotation_region``; boxes and polygons also belong to the image, as any ApertureDB region.
 
 The transaction never reads before it writes: conditional adds (``if_not_found``) bind the existing
-objects or make new ones that carry only their ids (connected as they are made, by ``connect``), updates
-set their final state (so each property crosses the network once), and
-regions of the annotation no longer in it are deleted (by ``LS_annotation_id``, which every region we write
-carries), so re-saving updates in place and concurrent saves of one annotation end in its final state.
+objects or make new ones that carry only their ids (connected as they are made, by ``connect``); updates
+set their final state (so each property crosses the network once); and regions of the annotation no
+longer in it are deleted (by ``LS_annotation_id``, which every region we write carries). So re-saving
+updates in place and concurrent saves of one annotation end in its final state.
 Commands are kept few: each costs ApertureDB a step of the transaction (17 for an annotation of 5 boxes).
 """
 
