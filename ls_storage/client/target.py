@@ -1,4 +1,4 @@
-"""Writing Label Studio annotations into ApertureDB: one atomic, idempotent transaction per annotation.
+"""Writing Label Studio annotations into ApertureDB: each annotation whole, in one atomic, idempotent transaction.
 
 Data model, compatible with ApertureData's own integration:
 
@@ -8,12 +8,14 @@ Data model, compatible with ApertureData's own integration:
   ``LS_id`` (the region id) and ``LS_annotation_id``, connected from the annotation by
   ``LS_annotation_region``; boxes and polygons also belong to the image, as any ApertureDB region.
 
-The transaction never reads before it writes: conditional adds (``if_not_found``) bind the existing
-objects or make new ones that carry only their ids (connected as they are made, by ``connect``); updates
-set their final state (so each property crosses the network once); and regions of the annotation no
-longer in it are deleted (by ``LS_annotation_id``, which every region we write carries). So re-saving
-updates in place and concurrent saves of one annotation end in its final state.
-Commands are kept few: each costs ApertureDB a step of the transaction (17 for an annotation of 5 boxes).
+A write first asks which of its annotations ApertureDB already holds (one indexed Find). One it does not
+hold is added: conditional adds (``if_not_found``) with every property, connected as they are made
+(7 commands for an annotation of 5 boxes). One it holds is rewritten in place: conditional adds bind the
+existing objects or make new ones that carry only their ids, updates set their final state (so each
+property crosses the network once), and regions no longer in the annotation are deleted (by
+``LS_annotation_id``, which every region we write carries; 17 commands for 5 boxes). If another writer
+added an annotation between the question and the write, the conditional adds change nothing of it and
+the annotation is rewritten in place, so concurrent saves of one annotation end in its final state.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ REGION_CLASS = "LS_region"
 IMAGE_LINK = "LS_annotation_image"
 REGION_LINK = "LS_annotation_region"
 PROBE_CLASS = "LS_storage_probe"
+ALREADY_THERE = 2  # the status of a conditional add that found its object
 # (Delete command, class) of each region kind, and the indexes that keep conditional adds and deletes fast.
 REGION_COMMANDS = {
     BOX: ("DeleteBoundingBox", "_BoundingBox"),
@@ -73,82 +76,110 @@ class AnnotationWrite:
 
 
 def write_annotation_query(annotation: AnnotationWrite, value_properties: Iterable[str] = (),
-                           first_ref: int = 1) -> tuple[list, list[bytes]]:
+                           first_ref: int = 1, stored: bool = True) -> tuple[list, list[bytes]]:
     """The commands that leave exactly this annotation in ApertureDB, with refs from ``first_ref`` on.
 
     ``value_properties``: every property name a value tag of the project can write, so that values
-    removed in Label Studio are removed too.
+    removed in Label Studio are removed too. ``stored``: whether ApertureDB holds the annotation already
+    (False: it is only added, which takes fewer commands).
     """
     image_ref, annotation_ref = first_ref, first_ref + 1
     annotation_id, objects = annotation.annotation_id, annotation.objects
     entity_properties = {**annotation.properties, **objects.properties, "LS_id": annotation_id}
     managed = set(value_properties) | {"LS_values", "LS_other_results"}
-    query: list = [
-        {"FindImage": {"_ref": image_ref, "constraints": {"_uniqueid": ["==", annotation.image_uniqueid]},
-                       "unique": True, "results": {"count": True}}},
-        {"AddEntity": {"_ref": annotation_ref, "class": ANNOTATION_CLASS, "properties": {"LS_id": annotation_id},
-                       "if_not_found": {"LS_id": ["==", annotation_id]},
-                       "connect": {"ref": image_ref, "class": IMAGE_LINK, "direction": "in"}}},
-        {"UpdateEntity": {"ref": annotation_ref, "properties": entity_properties,
-                          "remove_props": sorted(managed - set(entity_properties))}},
-    ]
-    query += _region_deletes(annotation_id, [(region.kind, region.region_id) for region in objects.regions])
+    find_image = {"FindImage": {"_ref": image_ref, "constraints": {"_uniqueid": ["==", annotation.image_uniqueid]},
+                                "unique": True, "results": {"count": True}}}
+    add = {"_ref": annotation_ref, "class": ANNOTATION_CLASS, "if_not_found": {"LS_id": ["==", annotation_id]},
+           "connect": {"ref": image_ref, "class": IMAGE_LINK, "direction": "in"}}
+    if stored:
+        query: list = [
+            find_image,
+            {"AddEntity": {**add, "properties": {"LS_id": annotation_id}}},
+            {"UpdateEntity": {"ref": annotation_ref, "properties": entity_properties,
+                              "remove_props": sorted(managed - set(entity_properties))}},
+        ]
+        query += _region_deletes(annotation_id, [(region.kind, region.region_id) for region in objects.regions])
+    else:
+        query = [find_image, {"AddEntity": {**add, "properties": entity_properties}}]
     blobs: list[bytes] = []
     for ref, region in enumerate(objects.regions, start=annotation_ref + 1):
-        command, blob = _region_command(region, annotation_id, (image_ref, annotation_ref, ref), managed)
+        command, blob = _region_command(region, annotation_id, (image_ref, annotation_ref, ref), managed, stored)
         query.extend(command)
         blobs.extend(blob)
     return query, blobs
 
 
-def _region_command(region: RegionObject, annotation_id: int, refs: tuple[int, int, int],
-                    managed: set) -> tuple[list, list[bytes]]:
-    """The commands that leave one region as it is now; ``refs``: its image's, its annotation's and its own."""
+def _region_command(region: RegionObject, annotation_id: int, refs: tuple[int, int, int], managed: set,
+                    stored: bool) -> tuple[list, list[bytes]]:
+    """The commands that leave one region as it is now; ``refs``: its image's, its annotation's and its own;
+    ``stored``: whether its annotation is in ApertureDB already (False: the region is only added)."""
     image_ref, annotation_ref, ref = refs
     properties = {**region.properties, "LS_annotation_id": annotation_id}
     identity = {"LS_id": region.region_id, "LS_annotation_id": annotation_id}
-    added = {"properties": identity, "if_not_found": {key: ["==", value] for key, value in identity.items()},
-             "connect": {"ref": annotation_ref, "class": REGION_LINK, "direction": "in"}}
-    remove = sorted(managed - set(properties))
     label = {"label": region.label} if region.label is not None else {}
     if region.kind == BOX:
-        rectangle = dict(zip(("x", "y", "width", "height"), region.rectangle))
-        return [
-            {"AddBoundingBox": {"_ref": ref, "image_ref": image_ref, "rectangle": rectangle, **added}},
-            {"UpdateBoundingBox": {"ref": ref, "rectangle": rectangle, "properties": properties,
-                                   "remove_props": remove, **label}},
-        ], []
-    if region.kind == POLYGON:
-        polygons = [[list(vertex) for vertex in polygon] for polygon in region.polygons]
-        return [
-            {"AddPolygon": {"_ref": ref, "image_ref": image_ref, "polygons": polygons, **added}},
-            {"UpdatePolygon": {"ref": ref, "polygons": polygons, "properties": properties, "remove_props": remove,
-                               **label}},
-        ], []
-    if region.label is not None:
-        properties["label"] = region.label
-    if region.kind == MASK:  # a blob is never updated: it is added whole
-        return [{"AddBlob": {"_ref": ref, "properties": properties, "connect": added["connect"]}}], [region.mask_png]
+        add_name, update_name, made = "AddBoundingBox", "UpdateBoundingBox", {"image_ref": image_ref}
+        shape: dict = {"rectangle": dict(zip(("x", "y", "width", "height"), region.rectangle))}
+    elif region.kind == POLYGON:
+        add_name, update_name, made = "AddPolygon", "UpdatePolygon", {"image_ref": image_ref}
+        shape = {"polygons": [[list(vertex) for vertex in polygon] for polygon in region.polygons]}
+    else:  # a blob or an entity has no label of its own: it is a property
+        properties.update(label)
+        label, shape = {}, {}
+        # A blob is never updated (its bytes are fixed): a stored annotation's masks are deleted and added anew.
+        add_name, update_name, made = ("AddBlob", None, {}) if region.kind == MASK else \
+            ("AddEntity", "UpdateEntity", {"class": REGION_CLASS})
+    add = {"_ref": ref, **made, **shape, "if_not_found": {key: ["==", value] for key, value in identity.items()},
+           "connect": {"ref": annotation_ref, "class": REGION_LINK, "direction": "in"}}
+    blobs = [region.mask_png] if region.kind == MASK else []
+    if not stored or update_name is None:
+        return [{add_name: {**add, "properties": properties, **label}}], blobs
     return [
-        {"AddEntity": {"_ref": ref, "class": REGION_CLASS, **added}},
-        {"UpdateEntity": {"ref": ref, "properties": properties, "remove_props": remove}},
-    ], []
+        {add_name: {**add, "properties": identity}},
+        {update_name: {"ref": ref, **shape, "properties": properties, "remove_props": sorted(managed - set(properties)),
+                       **label}},
+    ], blobs
+
+
+def stored_annotation_ids(connector, annotation_ids: list[int]) -> set[int]:
+    """Which of these annotations ApertureDB holds (an indexed look-up)."""
+    answer, _ = run_query(connector, [{"FindEntity": {
+        "with_class": ANNOTATION_CLASS, "constraints": {"LS_id": ["in", annotation_ids]}, "results": {"list": ["LS_id"]},
+    }}])
+    return {entity["LS_id"] for entity in answer[0]["FindEntity"].get("entities") or []}
 
 
 def write_annotations(connector, annotations: list[AnnotationWrite], value_properties: Iterable[str] = ()) -> None:
     """Write annotations in one transaction: each whole, one after the other, or, on any error, none.
 
     One annotation per transaction is what an annotator's save sends; a Sync sends several, which
-    saves ApertureDB a round trip per annotation."""
+    saves ApertureDB a round trip per annotation. Annotations another writer added since
+    :func:`stored_annotation_ids` answered are then rewritten in place, in a second transaction."""
+    stored = stored_annotation_ids(connector, [annotation.annotation_id for annotation in annotations])
+    answers = _write(connector, annotations, value_properties, stored)
+    raced = [annotation for annotation, answer in zip(annotations, answers)
+             if annotation.annotation_id not in stored and any(
+                 result.get("status") == ALREADY_THERE for command in answer for result in command.values())]
+    if raced:
+        _write(connector, raced, value_properties, {annotation.annotation_id for annotation in raced})
+
+
+def _write(connector, annotations: list[AnnotationWrite], value_properties: Iterable[str],
+           stored: set[int]) -> list[list]:
+    """One transaction writing ``annotations`` (those in ``stored`` in place); the answers of each."""
     query: list = []
     blobs: list[bytes] = []
+    spans = []
     first_ref = 1
     for annotation in annotations:
-        commands, annotation_blobs = write_annotation_query(annotation, value_properties, first_ref)
+        commands, annotation_blobs = write_annotation_query(annotation, value_properties, first_ref,
+                                                            annotation.annotation_id in stored)
+        spans.append((len(query), len(query) + len(commands)))
         query += commands
         blobs += annotation_blobs
         first_ref += 2 + len(annotation.objects.regions)  # the refs it used: its image, itself, its regions
-    run_query(connector, query, blobs)
+    answer, _ = run_query(connector, query, blobs)
+    return [answer[start:end] for start, end in spans]
 
 
 def delete_annotation(connector, annotation_id: int) -> None:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from ls_storage.aperturedb.models import ApertureDBExportStorage
+from ls_storage.client import target
 from ls_storage.client.target import AnnotationWrite, write_annotations
 from ls_storage.conversion.annotations import results_to_objects
 from ls_storage.testing.fixtures import TaggedImages
@@ -106,12 +107,8 @@ def test_sixteen_threads_saving_the_same_annotations_leave_each_in_one_complete_
             for step in range(6):
                 # One annotation per transaction, as a save sends, or two, as a Sync sends several.
                 group = [annotation_ids[(thread + step + k) % len(annotation_ids)] for k in range(1 + step % 2)]
-                writes = []
-                for annotation_id in group:
-                    number = rng.randrange(1, 50)
-                    writes.append(AnnotationWrite(annotation_id, image, {"LS_version": number},
-                                                  results_to_objects(version(number), None, None)))
-                write_annotations(connector, writes)
+                write_annotations(connector, [written(rng.randrange(1, 50), annotation_id, image)
+                                              for annotation_id in group])
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
@@ -126,15 +123,60 @@ def test_sixteen_threads_saving_the_same_annotations_leave_each_in_one_complete_
     for annotation_id in annotation_ids:
         stored = stored_annotation(connector, annotation_id)  # asserts a single entity
         assert stored is not None, annotation_id
-        number = stored["entity"]["LS_version"]
-        expected = version(number)
-        assert sorted(stored["boxes"]) == sorted(r["id"] for r in expected if r["type"] == "rectanglelabels")
-        assert sorted(stored["polygons"]) == sorted(r["id"] for r in expected if r["type"] == "polygonlabels")
-        assert all(b["_coordinates"]["x"] == number * 2 for b in stored["boxes"].values())
-        assert all(p["_vertices"][0][0][0] == number * 2 for p in stored["polygons"].values())
-        answer, _ = connector.query([{"FindBoundingBox": {"constraints": {"LS_annotation_id": ["==", annotation_id]},
-                                                          "results": {"count": True}}}])
-        assert answer[0]["FindBoundingBox"]["count"] == len(stored["boxes"])  # no orphaned duplicates
+        assert_holds_version(connector, annotation_id, stored["entity"]["LS_version"])
+
+
+def assert_holds_version(connector, annotation_id: int, number: int) -> None:
+    """ApertureDB holds exactly :func:`version` ``number`` of the annotation: no region of another, no duplicate."""
+    stored = stored_annotation(connector, annotation_id)
+    assert stored["entity"]["LS_version"] == number
+    expected = version(number)
+    assert sorted(stored["boxes"]) == sorted(r["id"] for r in expected if r["type"] == "rectanglelabels")
+    assert sorted(stored["polygons"]) == sorted(r["id"] for r in expected if r["type"] == "polygonlabels")
+    assert all(b["_coordinates"]["x"] == number * 2 for b in stored["boxes"].values())
+    assert all(p["_vertices"][0][0][0] == number * 2 for p in stored["polygons"].values())
+    answer, _ = connector.query([{"FindBoundingBox": {"constraints": {"LS_annotation_id": ["==", annotation_id]},
+                                                      "results": {"count": True}}}])
+    assert answer[0]["FindBoundingBox"]["count"] == len(stored["boxes"])  # no orphaned duplicates
+
+
+def written(number: int, annotation_id: int, image: str) -> AnnotationWrite:
+    return AnnotationWrite(annotation_id, image, {"LS_version": number}, results_to_objects(version(number), None, None))
+
+
+def test_an_annotation_added_by_another_writer_after_the_look_up_is_rewritten_in_place(aperturedb, monkeypatch):
+    image = TaggedImages(aperturedb).add("raced.png", 200, 100)
+    annotation_id = 20_000_000 + random.randrange(10**6)
+    connector = aperturedb.connector()
+    # The other writer's version has regions the new one lacks, so that a mix of the two would show.
+    old, new = next((a, b) for a in range(1, 50) for b in range(1, 50)
+                    if {r["id"] for r in version(a)} > {r["id"] for r in version(b)})
+    write_annotations(connector, [written(old, annotation_id, image)])
+    # The look-up answered before the other writer's transaction: the annotation seemed new.
+    monkeypatch.setattr(target, "stored_annotation_ids", lambda connector, ids: set())
+
+    write_annotations(connector, [written(new, annotation_id, image)])
+
+    assert_holds_version(connector, annotation_id, new)
+
+
+def test_a_new_annotation_is_only_added_and_a_stored_one_rewritten_in_place(aperturedb):
+    image = TaggedImages(aperturedb).add("commands.png", 200, 100)
+    annotation_id = 30_000_000 + random.randrange(10**6)
+    connector = aperturedb.connector()
+    sent = []
+    query = connector.query
+    connector.query = lambda commands, blobs=(): sent.append(len(commands)) or query(commands, blobs)
+    five_boxes = AnnotationWrite(annotation_id, image, {"LS_version": 1},
+                                 results_to_objects([box(f"b{i}", i, i, 5, 5) for i in range(5)], None, None))
+
+    write_annotations(connector, [five_boxes])
+    write_annotations(connector, [five_boxes])
+
+    # The look-up, then: its image, the annotation and one add per box; then the same with an update each,
+    # and one delete per region kind.
+    assert sent == [1, 7, 1, 17]
+    assert len(stored_annotation(connector, annotation_id)["boxes"]) == 5
 
 
 def test_a_deletion_missed_while_aperturedb_was_down_happens_on_the_next_sync(
