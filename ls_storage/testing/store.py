@@ -44,18 +44,30 @@ def _index_entry(value: Any, seq: int) -> tuple:
 
 
 class PropertyIndex:
-    """An index of one property of one class: sorted entries for ranges and order, and a hash of each value's
-    records for equality, which conditional adds look up several times per transaction."""
+    """An index of one property of one class: a hash of each value's records for equality, which conditional
+    adds look up several times per transaction, and sorted entries for ranges and order.
 
-    __slots__ = ("entries", "_equal")
+    Adds reach the sorted entries only when they are next read, in one merge: a write transaction adds
+    entries by the thousand, and most are never read in order."""
+
+    __slots__ = ("_sorted", "_pending", "_equal")
 
     def __init__(self) -> None:
-        self.entries = SortedKeyList(key=lambda entry: entry[0])
+        self._sorted = SortedKeyList(key=lambda entry: entry[0])
+        self._pending: list[tuple] = []
         self._equal: dict[tuple, set[int]] = {}
+
+    @property
+    def entries(self) -> SortedKeyList:
+        """``((type rank, value, seq), seq)`` of every record, in value order."""
+        if self._pending:
+            self._sorted.update(self._pending)
+            self._pending.clear()
+        return self._sorted
 
     def add(self, value: Any, seq: int) -> None:
         entry = _index_entry(value, seq)
-        self.entries.add(entry)
+        self._pending.append(entry)
         self._equal.setdefault(entry[0][:2], set()).add(seq)
 
     def remove(self, value: Any, seq: int) -> None:

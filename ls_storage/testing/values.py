@@ -134,7 +134,12 @@ class Condition:
             raise QueryError(f"{where}: {key} cannot be constrained: its values are objects")
         self.key = key
         self.system = key.startswith("_")
-        self.pairs: list[tuple[str, Any]] = []
+        if len(spec) == 2 and spec[0] == "==" and type(spec[1]) in PLAIN_TYPES:
+            # The condition of every conditional add, compiled without the general path's checks.
+            self.pairs = [("==", spec[1])]
+            self.holds = _check("==", spec[1])
+            return
+        self.pairs = []
         for op, raw in zip(spec[0::2], spec[1::2]):
             if op not in OPERATORS:
                 raise QueryError(f"{where}: unknown constraint operator {op!r} on {key!r}")
