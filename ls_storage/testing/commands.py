@@ -355,7 +355,7 @@ def _existing(tx: Transaction, condition: Any, cls: str, where: str) -> list:
         return list(tx.lookup(condition, where, "if_not_found"))
     if not isinstance(condition, dict):
         raise QueryError(f"{where}: if_not_found must be constraints or a reference")
-    return _lookup(tx, [cls], Constraints(condition, f"{where}: if_not_found"))
+    return _lookup(tx, [cls], condition, f"{where}: if_not_found")
 
 
 def _connect(tx: Transaction, params: dict, obj: Obj, where: str) -> None:
@@ -668,13 +668,33 @@ def _select(tx: Transaction, params: dict, where: str, classes: list[str] | None
     return Selection(records, source, count)
 
 
-def _lookup(tx: Transaction, classes: list[str] | None, constraints: Constraints) -> list[Obj]:
+def _lookup(tx: Transaction, classes: list[str] | None, spec: Any, where: str) -> list[Obj]:
     """What a Find with only these constraints matches (the look-up of conditional adds, updates and deletes):
     the same candidates, so that indexed properties answer without a scan, without a Find's other parameters."""
+    if _indexed_equal(tx.store, classes, spec) == set():
+        return []  # the usual answer of a conditional add, found without compiling its constraints
+    constraints = Constraints(spec, where)
     objects = tx.store.objects
     seqs, _ = _candidates(tx, classes, constraints, [])
     return [obj for obj in map(objects.get, seqs)
             if obj is not None and (classes is None or obj.cls in classes) and constraints.matches(obj, system_value)]
+
+
+def _indexed_equal(store: Store, classes: list[str] | None, spec: Any) -> set[int] | None:
+    """When every constraint is ``==`` a plain value of a user property (as those of conditional adds are),
+    which no constraint compiler refuses: the records of the one class whose first indexed such property
+    has that value. Otherwise None."""
+    if classes is None or len(classes) != 1 or type(spec) is not dict:
+        return None
+    indexes = store.class_indexes("entity", classes[0])
+    found = None
+    for key, condition in spec.items():
+        if (key.startswith("_") or key in ("any", "all") or type(condition) is not list or len(condition) != 2
+                or condition[0] != "==" or type(condition[1]) not in PLAIN_TYPES):
+            return None
+        if found is None and key in indexes:
+            found = indexes[key].equal(condition[1])
+    return found
 
 
 def _sorted(records: list, sort: list[tuple[str, bool]]) -> list:
@@ -931,7 +951,7 @@ def _targets(tx: Transaction, params: dict, where: str, classes: list[str] | Non
         choosers = "ref or constraints" if classes else "ref, with_class or constraints"
         raise QueryError(f"{where}: needs {choosers}")
     if "constraints" in params:
-        return _lookup(tx, classes, Constraints(params["constraints"], f"{where}: constraints"))
+        return _lookup(tx, classes, params["constraints"], f"{where}: constraints")
     return _select(tx, {}, where, classes, None).records
 
 

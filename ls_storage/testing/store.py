@@ -346,6 +346,10 @@ class Store:
             if after is not None:
                 index.add(after, record.seq)
 
+    def class_indexes(self, index_type: str, cls: str) -> dict[str, PropertyIndex]:
+        """The indexes of a class's properties, by property name."""
+        return self._class_indexes.get((index_type, cls), {})
+
     def index_lookup(self, index_type: str, cls: str, key: str, values: list) -> list[int] | None:
         index = self.indexes.get((index_type, cls, key))
         if index is None:
