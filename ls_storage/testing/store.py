@@ -8,6 +8,7 @@ so that a sorted page costs time proportional to the page, not to the store.
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 import math
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
@@ -38,11 +39,6 @@ def sort_key(value: Any) -> tuple:
     return (_TYPE_RANK[type_name(value)], value)
 
 
-def _index_entry(value: Any, seq: int) -> tuple:
-    """An index entry: sorted by value, ties by sequence number; the sequence number is what it finds."""
-    return sort_key(value) + (seq,), seq
-
-
 class PropertyIndex:
     """An index of one property of one class: a hash of each value's records for equality, which conditional
     adds look up several times per transaction, and sorted entries for ranges and order.
@@ -54,29 +50,33 @@ class PropertyIndex:
 
     def __init__(self) -> None:
         self._sorted = SortedKeyList(key=lambda entry: entry[0])
-        self._pending: list[tuple] = []
+        self._pending: list[tuple[tuple, int]] = []
         self._equal: dict[tuple, set[int]] = {}
 
     @property
     def entries(self) -> SortedKeyList:
-        """``((type rank, value, seq), seq)`` of every record, in value order."""
+        """``((type rank, value, seq), seq)`` of every record: sorted by value, ties by sequence number."""
         if self._pending:
-            self._sorted.update(self._pending)
+            self._sorted.update((key + (seq,), seq) for key, seq in self._pending)
             self._pending.clear()
         return self._sorted
 
     def add(self, value: Any, seq: int) -> None:
-        entry = _index_entry(value, seq)
-        self._pending.append(entry)
-        self._equal.setdefault(entry[0][:2], set()).add(seq)
+        key = sort_key(value)
+        self._pending.append((key, seq))
+        equal = self._equal.get(key)
+        if equal is None:
+            self._equal[key] = {seq}
+        else:
+            equal.add(seq)
 
     def remove(self, value: Any, seq: int) -> None:
-        entry = _index_entry(value, seq)
-        self.entries.remove(entry)
-        equal = self._equal[entry[0][:2]]
+        key = sort_key(value)
+        self.entries.remove((key + (seq,), seq))
+        equal = self._equal[key]
         equal.discard(seq)
         if not equal:
-            del self._equal[entry[0][:2]]
+            del self._equal[key]
 
     def equal(self, value: Any) -> set[int]:
         """The records whose value equals ``value`` (of the same type: 1 is not true)."""
@@ -153,6 +153,14 @@ def system_value(record: Obj | Link, key: str) -> Any:
     return record.props.get(key)
 
 
+def _members(by_class: dict[str, SortedList], cls: str) -> SortedList:
+    """The members of ``cls``, made empty the first time (not with ``setdefault``, which would build one every time)."""
+    members = by_class.get(cls)
+    if members is None:
+        members = by_class[cls] = SortedList()
+    return members
+
+
 class Store:
     """All data of one test server. Callers hold ``lock`` around a transaction."""
 
@@ -161,8 +169,8 @@ class Store:
         self.links: dict[int, Link] = {}
         self.by_class: dict[str, SortedList] = {}
         self.links_by_class: dict[str, SortedList] = {}
-        self.out_links: dict[int, list[int]] = {}
-        self.in_links: dict[int, list[int]] = {}
+        self.out_links: defaultdict[int, list[int]] = defaultdict(list)
+        self.in_links: defaultdict[int, list[int]] = defaultdict(list)
         # (index_type, class, key) -> its index; and the same indexes by (index_type, class), so that adding or
         # updating a record visits only its class's indexed keys, not every property.
         self.indexes: dict[tuple[str, str, str], PropertyIndex] = {}
@@ -202,7 +210,7 @@ class Store:
 
     def _insert_object(self, obj: Obj) -> None:
         self.objects[obj.seq] = obj
-        self.by_class.setdefault(obj.cls, SortedList()).add(obj.seq)
+        _members(self.by_class, obj.cls).add(obj.seq)
         self._index(obj, "entity", obj.cls, obj.props, add=True)
 
     def _remove_object(self, obj: Obj) -> None:
@@ -240,9 +248,9 @@ class Store:
 
     def _insert_link(self, link: Link) -> None:
         self.links[link.seq] = link
-        self.links_by_class.setdefault(link.cls, SortedList()).add(link.seq)
-        self.out_links.setdefault(link.src, []).append(link.seq)
-        self.in_links.setdefault(link.dst, []).append(link.seq)
+        _members(self.links_by_class, link.cls).add(link.seq)
+        self.out_links[link.src].append(link.seq)
+        self.in_links[link.dst].append(link.seq)
         self._index(link, "connection", link.cls, link.props, add=True)
 
     def _remove_link(self, link: Link) -> None:
