@@ -58,6 +58,11 @@ class TestServer:
         self._failure_lock = threading.Lock()
         self.queries_answered = 0
         self._count_lock = threading.Lock()
+        # For a process that is all server (the command line's): the store's objects refer to each other by
+        # sequence number, never in cycles, so after each query what the process holds is frozen out of the
+        # cyclic collector's walks (reference counting still frees it), and a write's parsed query, thousands
+        # of containers freed as it ends, is seldom walked (GC_YOUNG_THRESHOLD).
+        self.freeze_after_queries = False
 
     # ---- life cycle ---------------------------------------------------------------------------
 
@@ -195,6 +200,8 @@ class TestServer:
         if fail:
             return wire.encode_answer({"status": -1, "info": "Injected failure (test server fault)"}, [])
         answer, out_blobs = self.engine.execute(query_json, blobs, read_only=username in self.accounts.read_only)
+        if self.freeze_after_queries:
+            gc.freeze()
         return wire.encode_answer(answer, out_blobs)
 
     def _auth_answer(self, query_json: str):
@@ -246,8 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         seed_synthetic(server.engine.store, args.synthetic, args.boxes, args.random_seed)
         logger.info("generated %d images with %d boxes each in %.1f s", args.synthetic, args.boxes,
                     time.monotonic() - started)
-    # The process is all server: what was seeded lives on, so the cyclic collector need not walk it again, and
-    # a write transaction's parsed query (thousands of containers, freed as it ends) should seldom be walked.
+    server.freeze_after_queries = True
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD)
     stop = threading.Event()
