@@ -671,11 +671,12 @@ def _select(tx: Transaction, params: dict, where: str, classes: list[str] | None
 def _lookup(tx: Transaction, classes: list[str] | None, spec: Any, where: str) -> list[Obj]:
     """What a Find with only these constraints matches (the look-up of conditional adds, updates and deletes):
     the same candidates, so that indexed properties answer without a scan, without a Find's other parameters."""
-    if _indexed_equal(tx.store, classes, spec) == set():
+    indexed = _indexed_equal(tx.store, classes, spec)
+    if indexed == set():
         return []  # the usual answer of a conditional add, found without compiling its constraints
     constraints = Constraints(spec, where)
     objects = tx.store.objects
-    seqs, _ = _candidates(tx, classes, constraints, [])
+    seqs = sorted(indexed) if indexed is not None else _candidates(tx, classes, constraints, [])[0]
     return [obj for obj in map(objects.get, seqs)
             if obj is not None and (classes is None or obj.cls in classes) and constraints.matches(obj, system_value)]
 
