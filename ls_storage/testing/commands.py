@@ -480,8 +480,8 @@ class Selection:
     count: int | None = None
 
 
-def _sort_spec(params: dict, where: str) -> list[tuple[str, bool]]:
-    raw = params.get("sort", _results(params, where).get("sort"))
+def _sort_spec(params: dict, results: dict, where: str) -> list[tuple[str, bool]]:
+    raw = params.get("sort", results.get("sort"))
     if raw is None:
         return []
     items = raw if isinstance(raw, list) else [raw]
@@ -622,12 +622,12 @@ def _with_missing_last(store: Store, cls: str, key: str, ordered: Iterator[int])
             yield seq
 
 
-def _select(tx: Transaction, params: dict, where: str, classes: list[str] | None,
+def _select(tx: Transaction, params: dict, results: dict, where: str, classes: list[str] | None,
             source: dict[int, list[int]] | None, within: set[int] | None = None) -> Selection:
-    """What a Find matches: of ``classes``, connected to ``source`` and among ``within`` when given."""
+    """What a Find matches: of ``classes``, connected to ``source`` and among ``within`` when given;
+    ``results``: its checked ``results`` block."""
     constraints = Constraints(params["constraints"], f"{where}: constraints") if "constraints" in params else None
-    results = _results(params, where)
-    sort = _sort_spec(params, where)
+    sort = _sort_spec(params, results, where)
     limit = _int(params, "limit", where, _int(results, "limit", where))
     offset = _int(params, "offset", where, 0)
     want_count = _bool(results, "count", where)
@@ -713,11 +713,10 @@ def _check_unique(params: dict, selection: Selection, where: str) -> None:
         raise NotUniqueError(f"{where}: expecting 1 but got {len(selection.records)}")
 
 
-def _listed(params: dict, flags: dict[str, str], where: str) -> tuple[list[str], bool]:
+def _listed(params: dict, results: dict, flags: dict[str, str], where: str) -> tuple[list[str], bool]:
     """What a Find lists of each record: names, and whether all of a record's properties come first.
 
     Read once per command, not once per record: a page lists thousands."""
-    results = _results(params, where)
     every = _bool(results, "all_properties", where)
     names: list[str] = ["_uniqueid"] if every else list(results.get("list", []))
     if _bool(params, "uniqueids", where) or _bool(results, "uniqueids", where):
@@ -746,7 +745,7 @@ def _describe(record: Obj | Link, readers: list[tuple[str, Callable]], every: bo
     return {name: read(record) for name, read in readers}
 
 
-def _answer(tx: Transaction, params: dict, where: str, selection: Selection, flags: dict[str, str],
+def _answer(tx: Transaction, params: dict, results: dict, where: str, selection: Selection, flags: dict[str, str],
             blob_of: Callable[[Obj], bytes] | None = None, key: str = "entities") -> dict:
     answer: dict[str, Any] = {"status": 0}
     records = selection.records
@@ -754,7 +753,7 @@ def _answer(tx: Transaction, params: dict, where: str, selection: Selection, fla
     if batch is not None:
         records, answer["batch"] = _batch(records, batch, where)
     tx.bind(params, records, where)
-    names, every = _listed(params, flags, where)
+    names, every = _listed(params, results, flags, where)
     readers = [(name, _reader(name)) for name in names]
     described = [_describe(record, readers, every) for record in records]
     if blob_of is not None:
@@ -766,7 +765,7 @@ def _answer(tx: Transaction, params: dict, where: str, selection: Selection, fla
     listed = any(d is not None for d in described)
     answer["returned"] = len(records) if (listed or blob_of is not None) else 0
     if listed:
-        if _group_by_source(params, where) and selection.sources is not None:
+        if _group_by_source(params, results, where) and selection.sources is not None:
             grouped: dict[int, list] = {}
             for record, description in zip(records, described):
                 for source_seq in dict.fromkeys(selection.sources.get(record.seq, ())):
@@ -774,13 +773,13 @@ def _answer(tx: Transaction, params: dict, where: str, selection: Selection, fla
             answer[key] = {format_uniqueid(source_seq): group for source_seq, group in grouped.items()}
         else:
             answer[key] = described
-    if _bool(_results(params, where), "count", where):
+    if _bool(results, "count", where):
         answer["count"] = selection.count if selection.count is not None else len(selection.records)
     return answer
 
 
-def _group_by_source(params: dict, where: str) -> bool:
-    return _bool(params, "group_by_source", where) or _bool(_results(params, where), "group_by_source", where)
+def _group_by_source(params: dict, results: dict, where: str) -> bool:
+    return _bool(params, "group_by_source", where) or _bool(results, "group_by_source", where)
 
 
 def _batch(records: list, spec: Any, where: str) -> tuple[list, dict]:
@@ -808,11 +807,12 @@ def _find_objects(tx: Transaction, params: dict, where: str, classes: list[str] 
                   source: dict[int, list[int]] | None = None, within: set[int] | None = None) -> dict:
     if source is None and "is_connected_to" in params:
         source = _connected(tx, params["is_connected_to"], where)
-    if _group_by_source(params, where) and source is None:
+    results = _results(params, where)
+    if _group_by_source(params, results, where) and source is None:
         raise QueryError(f"{where}: group_by_source needs is_connected_to (or image_ref) with one ref")
-    selection = _select(tx, params, where, classes, source, within)
+    selection = _select(tx, params, results, where, classes, source, within)
     _check_unique(params, selection, where)
-    return _answer(tx, params, where, selection, flags, blob_of)
+    return _answer(tx, params, results, where, selection, flags, blob_of)
 
 
 @command("FindEntity", FIND_COMMON | {"with_class", "class"})
@@ -929,13 +929,14 @@ def find_connection(tx: Transaction, params: dict, where: str) -> dict:
         and (constraints is None or constraints.matches(link, system_value))
     ]
     count = len(links)
-    links = _sorted(links, _sort_spec(params, where))
+    results = _results(params, where)
+    links = _sorted(links, _sort_spec(params, results, where))
     offset = _int(params, "offset", where, 0)
-    limit = _int(params, "limit", where, _int(_results(params, where), "limit", where))
+    limit = _int(params, "limit", where, _int(results, "limit", where))
     links = links[offset:] if limit is None else links[offset:offset + limit]
     selection = Selection(links, None, count)
     _check_unique(params, selection, where)
-    return _answer(tx, params, where, selection, {}, key="connections")
+    return _answer(tx, params, results, where, selection, {}, key="connections")
 
 
 # ---- updating and deleting --------------------------------------------------------------------
@@ -953,7 +954,7 @@ def _targets(tx: Transaction, params: dict, where: str, classes: list[str] | Non
         raise QueryError(f"{where}: needs {choosers}")
     if "constraints" in params:
         return _lookup(tx, classes, params["constraints"], f"{where}: constraints")
-    return _select(tx, {}, where, classes, None).records
+    return _select(tx, {}, {}, where, classes, None).records
 
 
 def _update(tx: Transaction, params: dict, where: str, classes: list[str] | None,
