@@ -26,6 +26,7 @@ from .commands import Engine
 
 logger = logging.getLogger(__name__)
 AUTH_COMMANDS = ("Authenticate", "RefreshToken")
+SIGNAL_CHECK_SECONDS = 0.2
 GC_YOUNG_THRESHOLD = 10_000  # allocations between collections of the youngest generation (Python: 700)
 
 
@@ -262,7 +263,10 @@ def main(argv: list[str] | None = None) -> None:
     server.start()
     logger.info("ApertureDB test server listening on %s:%d (%s)%s", server.host, server.port,
                 "TLS" if server.tls else "plain TCP", f", CA {server.ca_cert}" if server.tls else "")
-    stop.wait()
+    # The kernel may hand the signal to any thread, and Python runs its handler only when the main thread next
+    # runs: a main thread blocked for good in wait() would never see it, so it wakes up now and then.
+    while not stop.wait(SIGNAL_CHECK_SECONDS):
+        pass
     server.stop()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
@@ -180,3 +181,14 @@ def test_tls_without_cert_dir_is_a_usage_error():
 def test_signal_stops_an_idle_server_with_status_0(signum):
     with cli_server("--no-tls", "--port", str(_free_port())) as process:
         assert _stop(process, signum) == 0
+
+
+def test_a_signal_that_reaches_another_thread_than_the_main_one_still_stops_the_server():
+    # The kernel hands a process's signal to any of its threads; Python runs the handler only in the main
+    # thread, so a main thread blocked for good would never see it (the server outlived a CI run that way).
+    libc = ctypes.CDLL(None, use_errno=True)
+    with cli_server("--no-tls", "--port", str(_free_port())) as process:
+        others = [int(tid) for tid in os.listdir(f"/proc/{process.pid}/task") if int(tid) != process.pid]
+        assert others, "the server has no thread but its main one"
+        assert libc.tgkill(process.pid, others[0], signal.SIGTERM) == 0, os.strerror(ctypes.get_errno())
+        assert process.wait(timeout=10) == 0
