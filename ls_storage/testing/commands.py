@@ -225,8 +225,11 @@ def _remove_props(params: dict, where: str) -> list[str]:
     return value
 
 
+RECTANGLE_KEYS = {"x", "y", "width", "height"}
+
+
 def _rectangle(value: Any, where: str) -> tuple[float, float, float, float]:
-    if not isinstance(value, dict) or set(value) != {"x", "y", "width", "height"}:
+    if not isinstance(value, dict) or value.keys() != RECTANGLE_KEYS:
         raise QueryError(f"{where}: rectangle must be {{x, y, width, height}}")
     x, y, w, h = value["x"], value["y"], value["width"], value["height"]
     for key, number in (("x", x), ("y", y), ("width", w), ("height", h)):
@@ -369,7 +372,7 @@ def _connect(tx: Transaction, params: dict, obj: Obj, where: str) -> None:
     direction = spec.get("direction", "in")
     if direction not in ("in", "out"):
         raise QueryError(f"{where}: connect direction must be in or out")
-    props = _properties(spec, f"{where}: connect")
+    props = _properties(spec, f"{where}: connect") if "properties" in spec else {}
     for other in tx.lookup(spec["ref"], where, "connect ref"):
         if isinstance(other, Link):
             raise QueryError(f"{where}: connect ref must hold objects, not connections")
