@@ -195,14 +195,15 @@ def _properties(params: dict, where: str, key: str = "properties") -> dict:
     raw = params.get(key, {})
     if not isinstance(raw, dict):
         raise QueryError(f"{where}: {key} must be an object")
-    props = {}
+    props = dict(raw)
     for name, value in raw.items():
         if not name or name[0] == "_":  # JSON object keys are strings
             raise QueryError(
                 f"{where}: property {name!r}: names starting with '_' are reserved for system properties"
             )
-        # The message names the property only when it is needed: a page of adds has thousands of properties.
-        props[name] = value if type(value) in PLAIN_TYPES else to_stored(value, f"{where}: property {name!r}")
+        if type(value) not in PLAIN_TYPES:  # plain values are stored as they are
+            # The message names the property only when it is needed: a page of adds has thousands of properties.
+            props[name] = to_stored(value, f"{where}: property {name!r}")
     return props
 
 
