@@ -25,7 +25,7 @@ from .store import (
     BLOB, BOUNDING_BOX, BOX_TO_IMAGE, IMAGE, POLYGON, POLYGON_TO_IMAGE, Link, Obj, Store,
     format_uniqueid, parse_uniqueid, sort_key, system_value,
 )
-from .values import GEOMETRY_PROPERTIES, PLAIN_TYPES, Constraints, to_stored, to_wire, type_name
+from .values import GEOMETRY_PROPERTIES, PLAIN_TYPES, Constraints, is_plain_equality, to_stored, to_wire, type_name
 
 logger = logging.getLogger(__name__)
 VERSION = "0.18.0-ls-storage-test"
@@ -694,8 +694,7 @@ def _indexed_equal(store: Store, classes: list[str] | None, spec: Any) -> set[in
     indexes = store.class_indexes("entity", classes[0])
     found = None
     for key, condition in spec.items():
-        if (key.startswith("_") or key in ("any", "all") or type(condition) is not list or len(condition) != 2
-                or condition[0] != "==" or type(condition[1]) not in PLAIN_TYPES):
+        if key.startswith("_") or key in ("any", "all") or not is_plain_equality(condition):
             return None
         if found is None and key in indexes:
             found = indexes[key].equal(condition[1])

@@ -8,8 +8,8 @@ so that a sorted page costs time proportional to the page, not to the store.
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 import math
+from collections import defaultdict
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 

@@ -46,6 +46,11 @@ def parse_date(text: Any, where: str) -> datetime.datetime:
 PLAIN_TYPES = (str, int, float, bool)  # what JSON decoding gives for every value but dates: stored as they are
 
 
+def is_plain_equality(spec: Any) -> bool:
+    """Whether one key's constraint is a single ``==`` of a plain value, as every conditional add's is."""
+    return type(spec) is list and len(spec) == 2 and spec[0] == "==" and type(spec[1]) in PLAIN_TYPES
+
+
 def to_stored(value: Any, where: str) -> Any:
     """A wire value as stored; refuses the types ApertureDB does not store as properties."""
     if isinstance(value, dict):
@@ -134,8 +139,7 @@ class Condition:
             raise QueryError(f"{where}: {key} cannot be constrained: its values are objects")
         self.key = key
         self.system = key.startswith("_")
-        if len(spec) == 2 and spec[0] == "==" and type(spec[1]) in PLAIN_TYPES:
-            # The condition of every conditional add, compiled without the general path's checks.
+        if is_plain_equality(spec):  # compiled without the general path's checks
             self.pairs = [("==", spec[1])]
             self.holds = _check("==", spec[1])
             return
