@@ -281,15 +281,18 @@ def get_schema(tx: Transaction, params: dict, where: str) -> dict:
     store = tx.store
     answer: dict[str, Any] = {"status": 0}
     if kind in ("entities", "both"):
-        answer["entities"] = _schema_classes(store, store.by_class, store.objects, "entity", None)
+        answer["entities"] = _schema_classes(store, store.by_class, store.members, store.objects, "entity", None)
     if kind in ("connections", "both"):
-        answer["connections"] = _schema_classes(store, store.links_by_class, store.links, "connection", store)
+        answer["connections"] = _schema_classes(store, store.links_by_class, store.link_members, store.links,
+                                                "connection", store)
     return answer
 
 
-def _schema_classes(store: Store, members: dict, records: dict, index_type: str, links_of: Store | None):
+def _schema_classes(store: Store, class_names: Iterable[str], members: Callable[[str], SortedList], records: dict,
+                    index_type: str, links_of: Store | None):
     classes = {}
-    for cls, seqs in members.items():
+    for cls in class_names:
+        seqs = members(cls)
         if not seqs:
             continue
         props: dict[str, list] = {}
@@ -574,19 +577,19 @@ def _candidates(tx: Transaction, classes: list[str] | None, constraints: Constra
     if len(sort) == 1 and names and len(names) == 1:
         key, descending = sort[0]
         if key == "_uniqueid":
-            members = store.by_class.get(names[0], [])
+            members = store.members(names[0])
             return (reversed(members) if descending else iter(members)), True
         ordered = store.index_order("entity", names[0], key, descending)
         if ordered is not None:
             return _with_missing_last(store, names[0], key, ordered), True
-    merged = heapq.merge(*(store.by_class.get(name, []) for name in names))
+    merged = heapq.merge(*(store.members(name) for name in names))
     return merged, not sort
 
 
 def _created_after(store: Store, cls: str, txn: float, inclusive: bool) -> Iterator[int]:
     """Members of ``cls`` created in a transaction after ``txn`` (or in it, when ``inclusive``): sequence
     numbers grow with transactions, so a binary search finds the first, as an index on ``_create_txn`` would."""
-    members = store.by_class.get(cls, SortedList())
+    members = store.members(cls)
     search = bisect.bisect_left if inclusive else bisect.bisect_right
     return members.islice(search(members, txn, key=lambda seq: store.objects[seq].txn))
 
@@ -598,7 +601,7 @@ def _window(store: Store, classes: list[str] | None, sort: list[tuple[str, bool]
     """
     if classes is None or len(classes) != 1 or len(sort) > 1:
         return None
-    members = store.by_class.get(classes[0], SortedList())
+    members = store.members(classes[0])
     key, descending = sort[0] if sort else ("_uniqueid", False)
     if key == "_uniqueid":
         ordered = members
@@ -621,7 +624,7 @@ def _window(store: Store, classes: list[str] | None, sort: list[tuple[str, bool]
 
 def _with_missing_last(store: Store, cls: str, key: str, ordered: Iterator[int]) -> Iterator[int]:
     yield from ordered
-    for seq in store.by_class.get(cls, ()):
+    for seq in store.members(cls):
         if key not in store.objects[seq].props:
             yield seq
 
@@ -630,21 +633,26 @@ def _select(tx: Transaction, params: dict, results: dict, where: str, classes: l
             source: dict[int, list[int]] | None, within: set[int] | None = None) -> Selection:
     """What a Find matches: of ``classes``, connected to ``source`` and among ``within`` when given;
     ``results``: its checked ``results`` block."""
-    constraints = Constraints(params["constraints"], f"{where}: constraints") if "constraints" in params else None
+    store = tx.store
+    named = _named_by_uniqueid(store, params.get("constraints")) if source is None and within is None else None
+    constraints = None
+    if named is None and "constraints" in params:
+        constraints = Constraints(params["constraints"], f"{where}: constraints")
     sort = _sort_spec(params, results, where)
     limit = _int(params, "limit", where, _int(results, "limit", where))
     offset = _int(params, "offset", where, 0)
     want_count = _bool(results, "count", where)
-    store = tx.store
 
-    if source is None and constraints is None:
+    if source is None and constraints is None and named is None:
         window = _window(store, classes, sort)
         if window is not None and not want_count:
             return Selection([store.objects[seq] for seq in window(offset, limit)], None, None)
         if window is not None and set(params) == {"results"} and results == {"count": True}:
             # A bare count of a class: its size, without visiting every member.
-            return Selection([], None, len(store.by_class.get(classes[0], ())))
-    if source is not None or within is not None:
+            return Selection([], None, len(store.members(classes[0])))
+    if named is not None:
+        seqs, in_order = named, not sort
+    elif source is not None or within is not None:
         candidates = set(source) if source is not None else set(within)
         if within is not None:
             candidates &= within
@@ -670,6 +678,15 @@ def _select(tx: Transaction, params: dict, results: dict, where: str, classes: l
         count = len(everything)
         records = everything[offset:] if limit is None else everything[offset:offset + limit]
     return Selection(records, source, count)
+
+
+def _named_by_uniqueid(store: Store, spec: Any) -> list[int] | None:
+    """The object a constraints block of only ``_uniqueid == "..."`` names (a write's Find of its image), found
+    without compiling the block; None for any other block."""
+    if type(spec) is not dict or len(spec) != 1 or not is_plain_equality(spec.get("_uniqueid")):
+        return None
+    seq = parse_uniqueid(spec["_uniqueid"][1])
+    return [seq] if seq in store.objects else []
 
 
 def _lookup(tx: Transaction, classes: list[str] | None, spec: Any, where: str) -> list[Obj]:
@@ -873,7 +890,7 @@ def _find_regions(tx: Transaction, params: dict, where: str, cls: str, link_clas
 def _inside(tx: Transaction, cls: str, rectangle: tuple) -> set[int]:
     x, y, w, h = rectangle
     inside = set()
-    for seq in tx.store.by_class.get(cls, ()):
+    for seq in tx.store.members(cls):
         obj = tx.store.objects[seq]
         bounds = obj.geometry if cls == BOUNDING_BOX else tuple(system_value(obj, "_bounds").values())
         bx, by, bw, bh = bounds
@@ -921,7 +938,7 @@ def find_connection(tx: Transaction, params: dict, where: str) -> dict:
     elif destinations is not None:
         seqs = sorted({s for dst in destinations for s in store.in_links.get(dst, ())})
     elif cls is not None:
-        seqs = list(store.links_by_class.get(cls, ()))
+        seqs = list(store.link_members(cls))
     else:
         seqs = sorted(store.links)
     links = [
@@ -1047,7 +1064,7 @@ def _link_targets(tx: Transaction, params: dict, where: str) -> list[Link]:
 
 def find_connection_records(tx: Transaction, cls: str | None, constraints: Any, where: str) -> list[Link]:
     compiled = Constraints(constraints, f"{where}: constraints") if constraints is not None else None
-    seqs = tx.store.links_by_class.get(cls, ()) if cls is not None else sorted(tx.store.links)
+    seqs = tx.store.link_members(cls) if cls is not None else sorted(tx.store.links)
     return [
         tx.store.links[seq] for seq in seqs
         if compiled is None or compiled.matches(tx.store.links[seq], system_value)

@@ -153,11 +153,38 @@ def system_value(record: Obj | Link, key: str) -> Any:
     return record.props.get(key)
 
 
-def _members(by_class: dict[str, SortedList], cls: str) -> SortedList:
+class Members:
+    """The sequence numbers of one class's records, in order. A new record's number is the highest yet, so an
+    add is appended and merged into the sorted list when that is next read: a write adds thousands."""
+
+    __slots__ = ("_sorted", "_added")
+
+    def __init__(self) -> None:
+        self._sorted = SortedList()
+        self._added: list[int] = []
+
+    def add(self, seq: int) -> None:
+        self._added.append(seq)
+
+    def remove(self, seq: int) -> None:
+        self.sorted.remove(seq)
+
+    @property
+    def sorted(self) -> SortedList:
+        if self._added:
+            self._sorted.update(self._added)
+            self._added.clear()
+        return self._sorted
+
+
+NO_MEMBERS = SortedList()  # what a class without records reads; never changed
+
+
+def _members(by_class: dict[str, Members], cls: str) -> Members:
     """The members of ``cls``, made empty the first time (not with ``setdefault``, which would build one every time)."""
     members = by_class.get(cls)
     if members is None:
-        members = by_class[cls] = SortedList()
+        members = by_class[cls] = Members()
     return members
 
 
@@ -167,8 +194,8 @@ class Store:
     def __init__(self) -> None:
         self.objects: dict[int, Obj] = {}
         self.links: dict[int, Link] = {}
-        self.by_class: dict[str, SortedList] = {}
-        self.links_by_class: dict[str, SortedList] = {}
+        self.by_class: dict[str, Members] = {}
+        self.links_by_class: dict[str, Members] = {}
         self.out_links: defaultdict[int, list[int]] = defaultdict(list)
         self.in_links: defaultdict[int, list[int]] = defaultdict(list)
         # (index_type, class, key) -> its index; and the same indexes by (index_type, class), so that adding or
@@ -178,6 +205,16 @@ class Store:
         self._seq = itertools.count(1)
         self.txn = 0
         self._journal: list[Callable[[], None]] | None = None
+
+    def members(self, cls: str) -> SortedList:
+        """The sequence numbers of the objects of ``cls``, in order."""
+        members = self.by_class.get(cls)
+        return NO_MEMBERS if members is None else members.sorted
+
+    def link_members(self, cls: str) -> SortedList:
+        """The sequence numbers of the connections of ``cls``, in order."""
+        members = self.links_by_class.get(cls)
+        return NO_MEMBERS if members is None else members.sorted
 
     # ---- transactions -------------------------------------------------------------------------
 
@@ -203,7 +240,9 @@ class Store:
 
     def add_object(self, cls: str, props: dict, blob: bytes | None = None, geometry: Any = None,
                    label: str | None = None) -> Obj:
-        obj = Obj(next(self._seq), cls, dict(props), self.txn, blob, geometry, label)
+        """Add an object that keeps ``props`` as its own: the store replaces a record's properties, never
+        changes them in place, so a caller only must not change them afterwards."""
+        obj = Obj(next(self._seq), cls, props, self.txn, blob, geometry, label)
         self._insert_object(obj)
         self._record(lambda: self._remove_object(obj))
         return obj
@@ -241,7 +280,8 @@ class Store:
     # ---- connections --------------------------------------------------------------------------
 
     def add_link(self, cls: str, src: Obj, dst: Obj, props: dict) -> Link:
-        link = Link(next(self._seq), cls, src.seq, dst.seq, dict(props), self.txn)
+        """Add a connection that keeps ``props``, as ``add_object`` does."""
+        link = Link(next(self._seq), cls, src.seq, dst.seq, props, self.txn)
         self._insert_link(link)
         self._record(lambda: self._remove_link(link))
         return link
@@ -301,7 +341,7 @@ class Store:
         index = PropertyIndex()
         records = self.objects if index_type == "entity" else self.links
         members = self.by_class if index_type == "entity" else self.links_by_class
-        for seq in members.get(cls, ()):
+        for seq in members[cls].sorted if cls in members else ():
             value = records[seq].props.get(key)
             if value is not None:
                 index.add(value, seq)

@@ -29,13 +29,16 @@ class ConnectionClosed(Exception):
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(min(size - len(chunks), 1 << 20))
-        if not chunk:
+    # Into one buffer of the exact size: recv(n) of a TLS socket allocates n bytes for each record it returns.
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    received = 0
+    while received < size:
+        count = sock.recv_into(view[received:], size - received)
+        if not count:
             raise ConnectionClosed()
-        chunks += chunk
-    return bytes(chunks)
+        received += count
+    return bytes(buffer)
 
 
 def recv_frame(sock: socket.socket) -> bytes:

@@ -220,3 +220,14 @@ def test_internal_error_is_answered_as_an_error_on_a_live_connection(test_server
     assert "boom" in error["info"]
     monkeypatch.undo()
     assert test_server_adb.one({"GetStatus": {}})["status"] == 0
+
+
+def test_a_rolled_back_delete_keeps_a_class_in_creation_order(test_server_adb, entity_class):
+    adb = test_server_adb
+    adb.run([{"AddEntity": {"class": entity_class, "properties": {"n": n}}} for n in range(4)])
+    adb.fail([{"DeleteEntity": {"with_class": entity_class, "constraints": {"n": ["<", 2]}}}, {"NoSuchCommand": {}}])
+    adb.run([{"AddEntity": {"class": entity_class, "properties": {"n": 4}}}])
+    listed = adb.entities("FindEntity", {"with_class": entity_class, "results": {"list": ["n"]}})
+    assert listed == [{"n": n} for n in range(5)]
+    page = adb.entities("FindEntity", {"with_class": entity_class, "offset": 1, "limit": 2, "results": {"list": ["n"]}})
+    assert page == [{"n": 1}, {"n": 2}]
