@@ -63,16 +63,17 @@ class Transaction:
         ref = params.get("_ref")
         if ref is None:
             return
-        if isinstance(ref, bool) or not isinstance(ref, int) or not 1 <= ref <= MAX_REF:
+        if type(ref) is not int or not 1 <= ref <= MAX_REF:  # the exact type: a boolean is not a reference
             raise QueryError(f"{where}: _ref must be an integer from 1 to {MAX_REF}")
         if ref in self.refs:
             raise QueryError(f"{where}: _ref {ref} is already used in this transaction")
         self.refs[ref] = records
 
     def lookup(self, ref: Any, where: str, name: str = "ref") -> list:
-        if isinstance(ref, bool) or not isinstance(ref, int) or ref not in self.refs:
+        records = self.refs.get(ref) if type(ref) is int else None
+        if records is None:
             raise QueryError(f"{where}: {name} {ref!r}: reference does not exist")
-        return self.refs[ref]
+        return records
 
 
 class Command(NamedTuple):
@@ -117,7 +118,8 @@ class Engine:
                         if read_only and not (name.startswith("Find") or name in ("GetStatus", "GetSchema")):
                             raise QueryError(f"{where}: permission denied: this user may only read")
                         handler, allowed = COMMANDS[name]
-                        _only(params, allowed, where)
+                        if not allowed.issuperset(params):
+                            _refuse_unsupported(params, allowed, where)
                         answers.append({name: handler(transaction, params, where)})
                     if transaction.next_blob != len(transaction.blobs):
                         raise QueryError(
@@ -145,7 +147,11 @@ def _error(info: str, status: int = -1, failed: Any = None) -> dict:
 def _only(given: dict, allowed: frozenset, where: str, inside: str = "") -> None:
     """Refuse by name a parameter the test server does not support (``inside``: the block it is in)."""
     if not allowed.issuperset(given):
-        raise QueryError(f"{where}: unsupported parameter {sorted(set(given) - allowed)[0]!r}{inside}")
+        _refuse_unsupported(given, allowed, where, inside)
+
+
+def _refuse_unsupported(given: dict, allowed: frozenset, where: str, inside: str = "") -> None:
+    raise QueryError(f"{where}: unsupported parameter {sorted(set(given) - allowed)[0]!r}{inside}")
 
 
 def _command_of(item: Any, index: int) -> tuple[str, dict]:
@@ -227,14 +233,17 @@ def _remove_props(params: dict, where: str) -> list[str]:
 
 
 RECTANGLE_KEYS = {"x", "y", "width", "height"}
+NUMBER_TYPES = {int, float}  # exact types: a boolean is not a number
 
 
 def _rectangle(value: Any, where: str) -> tuple[float, float, float, float]:
     if not isinstance(value, dict) or value.keys() != RECTANGLE_KEYS:
         raise QueryError(f"{where}: rectangle must be {{x, y, width, height}}")
     x, y, w, h = value["x"], value["y"], value["width"], value["height"]
-    for key, number in (("x", x), ("y", y), ("width", w), ("height", h)):
-        _number(number, where, f"rectangle {key}")
+    if not (type(x) in NUMBER_TYPES and type(y) in NUMBER_TYPES and type(w) in NUMBER_TYPES
+            and type(h) in NUMBER_TYPES):
+        for key, number in (("x", x), ("y", y), ("width", w), ("height", h)):
+            _number(number, where, f"rectangle {key}")
     if w < 0 or h < 0:
         raise QueryError(f"{where}: rectangle width and height must not be negative")
     return x, y, w, h
@@ -335,9 +344,12 @@ def remove_index(tx: Transaction, params: dict, where: str) -> dict:
 # ---- adding -----------------------------------------------------------------------------------
 
 
-def _add(tx: Transaction, params: dict, where: str, cls: str, make: Callable[[dict, bytes | None], Obj],
-         takes_blob: bool = False) -> dict:
-    """A conditional add; ``make(properties, blob)`` creates the object when nothing matches.
+# How an add command makes its object: ``make(tx, params, where, properties, blob)``.
+Make = Callable[[Transaction, dict, str, dict, "bytes | None"], Obj]
+
+
+def _add(tx: Transaction, params: dict, where: str, cls: str, make: Make, takes_blob: bool = False) -> dict:
+    """A conditional add; ``make`` creates the object when nothing matches.
 
     A command that carries a blob (``takes_blob``) uses it up whether or not the object is added.
     """
@@ -351,8 +363,9 @@ def _add(tx: Transaction, params: dict, where: str, cls: str, make: Callable[[di
                 raise NotUniqueError(f"{where}: if_not_found expecting 1 but got {len(existing)}")
             tx.bind(params, existing, where)
             return {"status": 2, "info": "Object Exists!"}
-    obj = make(props, blob)
-    _connect(tx, params, obj, where)
+    obj = make(tx, params, where, props, blob)
+    if "connect" in params:
+        _connect(tx, params["connect"], obj, where)
     tx.bind(params, [obj], where)
     return {"status": 0}
 
@@ -365,13 +378,12 @@ def _existing(tx: Transaction, condition: Any, cls: str, where: str) -> list:
     return _lookup(tx, [cls], condition, f"{where}: if_not_found")
 
 
-def _connect(tx: Transaction, params: dict, obj: Obj, where: str) -> None:
-    spec = params.get("connect")
-    if spec is None:
-        return
+def _connect(tx: Transaction, spec: Any, obj: Obj, where: str) -> None:
+    """An add's ``connect``: connections between the new object and the referenced ones."""
     if not isinstance(spec, dict) or "ref" not in spec:
         raise QueryError(f"{where}: connect needs a ref")
-    _only(spec, CONNECT_KEYS, where, " in connect")
+    if not CONNECT_KEYS.issuperset(spec):
+        _refuse_unsupported(spec, CONNECT_KEYS, where, " in connect")
     cls = spec.get("class", "AT:connection")
     direction = spec.get("direction", "in")
     if direction not in ("in", "out"):
@@ -390,31 +402,39 @@ def add_entity(tx: Transaction, params: dict, where: str) -> dict:
     cls = _string(params, "class", where)
     if cls.startswith("_"):
         raise QueryError(f"{where}: class names starting with '_' are reserved")
-    return _add(tx, params, where, cls, lambda props, _: tx.store.add_object(cls, props))
+    return _add(tx, params, where, cls, _make_entity)
+
+
+def _make_entity(tx: Transaction, params: dict, where: str, props: dict, blob: None) -> Obj:
+    return tx.store.add_object(params["class"], props)
 
 
 @command("AddImage", ADD_COMMON | {"format", "operations"})
 def add_image(tx: Transaction, params: dict, where: str) -> dict:
-    def make(props: dict, blob: bytes) -> Obj:
-        width, height, stored_format = images.inspect(blob, where)
-        fmt = params.get("format")
-        operations = params.get("operations")
-        if operations is not None:
-            images.validate_operations(operations, where)
-        if operations or (fmt is not None and images.check_format(fmt, where) != stored_format):
-            blob = images.transform(blob, operations, fmt or stored_format, where)
-            width, height, _ = images.inspect(blob, where)
-        props.setdefault(IMAGE_WIDTH, width)
-        props.setdefault(IMAGE_HEIGHT, height)
-        return tx.store.add_object(IMAGE, props, blob=blob)
+    return _add(tx, params, where, IMAGE, _make_image, takes_blob=True)
 
-    return _add(tx, params, where, IMAGE, make, takes_blob=True)
+
+def _make_image(tx: Transaction, params: dict, where: str, props: dict, blob: bytes) -> Obj:
+    width, height, stored_format = images.inspect(blob, where)
+    fmt = params.get("format")
+    operations = params.get("operations")
+    if operations is not None:
+        images.validate_operations(operations, where)
+    if operations or (fmt is not None and images.check_format(fmt, where) != stored_format):
+        blob = images.transform(blob, operations, fmt or stored_format, where)
+        width, height, _ = images.inspect(blob, where)
+    props.setdefault(IMAGE_WIDTH, width)
+    props.setdefault(IMAGE_HEIGHT, height)
+    return tx.store.add_object(IMAGE, props, blob=blob)
 
 
 @command("AddBlob", ADD_COMMON)
 def add_blob(tx: Transaction, params: dict, where: str) -> dict:
-    return _add(tx, params, where, BLOB, lambda props, blob: tx.store.add_object(BLOB, props, blob=blob),
-                takes_blob=True)
+    return _add(tx, params, where, BLOB, _make_blob, takes_blob=True)
+
+
+def _make_blob(tx: Transaction, params: dict, where: str, props: dict, blob: bytes) -> Obj:
+    return tx.store.add_object(BLOB, props, blob=blob)
 
 
 def _single_image(tx: Transaction, params: dict, where: str) -> Obj:
@@ -426,26 +446,33 @@ def _single_image(tx: Transaction, params: dict, where: str) -> Obj:
     return found[0]
 
 
-def _add_region(tx: Transaction, params: dict, where: str, cls: str, link_class: str,
-                geometry: Callable[[], Any]) -> dict:
+def _region_on_image(tx: Transaction, params: dict, where: str, props: dict, cls: str, link_class: str,
+                     geometry: Any) -> Obj:
     """A bounding box or polygon on exactly one image, connected to it."""
-    def make(props: dict, _: None) -> Obj:
-        image = _single_image(tx, params, where)
-        region = tx.store.add_object(cls, props, geometry=geometry(), label=_label(params, where))
-        tx.store.add_link(link_class, region, image, {})
-        return region
-    return _add(tx, params, where, cls, make)
+    image = _single_image(tx, params, where)
+    region = tx.store.add_object(cls, props, geometry=geometry, label=_label(params, where))
+    tx.store.add_link(link_class, region, image, {})
+    return region
 
 
 @command("AddBoundingBox", ADD_COMMON | {"image_ref", "rectangle", "label"})
 def add_bounding_box(tx: Transaction, params: dict, where: str) -> dict:
-    return _add_region(tx, params, where, BOUNDING_BOX, BOX_TO_IMAGE,
-                       lambda: _rectangle(params.get("rectangle"), where))
+    return _add(tx, params, where, BOUNDING_BOX, _make_bounding_box)
+
+
+def _make_bounding_box(tx: Transaction, params: dict, where: str, props: dict, blob: None) -> Obj:
+    return _region_on_image(tx, params, where, props, BOUNDING_BOX, BOX_TO_IMAGE,
+                            _rectangle(params.get("rectangle"), where))
 
 
 @command("AddPolygon", ADD_COMMON | {"image_ref", "polygons", "label"})
 def add_polygon(tx: Transaction, params: dict, where: str) -> dict:
-    return _add_region(tx, params, where, POLYGON, POLYGON_TO_IMAGE, lambda: _polygons(params.get("polygons"), where))
+    return _add(tx, params, where, POLYGON, _make_polygon)
+
+
+def _make_polygon(tx: Transaction, params: dict, where: str, props: dict, blob: None) -> Obj:
+    return _region_on_image(tx, params, where, props, POLYGON, POLYGON_TO_IMAGE,
+                            _polygons(params.get("polygons"), where))
 
 
 @command("AddConnection", {"_ref", "class", "src", "dst", "properties", "if_not_found"})

@@ -7,6 +7,7 @@ so that a sorted page costs time proportional to the page, not to the store.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import math
 from collections import defaultdict
@@ -22,6 +23,7 @@ BOX_TO_IMAGE, POLYGON_TO_IMAGE = "_BoundingBoxToImage", "_PolygonToImage"
 UNIQUEID_PREFIX = "0.0."
 
 _TYPE_RANK = {"boolean": 0, "number": 1, "string": 2, "datetime": 3}
+_RANK_OF_TYPE = {bool: 0, int: 1, float: 1, str: 2, datetime.datetime: 3}  # the same, by exact type, at once
 
 
 def format_uniqueid(seq: int) -> str:
@@ -36,7 +38,8 @@ def parse_uniqueid(text: Any) -> int | None:
 
 
 def sort_key(value: Any) -> tuple:
-    return (_TYPE_RANK[type_name(value)], value)
+    rank = _RANK_OF_TYPE.get(type(value))
+    return (_TYPE_RANK[type_name(value)] if rank is None else rank, value)
 
 
 class PropertyIndex:
@@ -157,14 +160,12 @@ class Members:
     """The sequence numbers of one class's records, in order. A new record's number is the highest yet, so an
     add is appended and merged into the sorted list when that is next read: a write adds thousands."""
 
-    __slots__ = ("_sorted", "_added")
+    __slots__ = ("_sorted", "_added", "add")
 
     def __init__(self) -> None:
         self._sorted = SortedList()
         self._added: list[int] = []
-
-    def add(self, seq: int) -> None:
-        self._added.append(seq)
+        self.add: Callable[[int], None] = self._added.append  # called for every record added: no Python frame
 
     def remove(self, seq: int) -> None:
         self.sorted.remove(seq)
@@ -178,6 +179,16 @@ class Members:
 
 
 NO_MEMBERS = SortedList()  # what a class without records reads; never changed
+
+
+class _NoJournal(list):
+    """The journal outside a transaction (seeding): nothing to undo, so nothing kept."""
+
+    def append(self, undo: Callable[[], None]) -> None:
+        pass
+
+
+NO_JOURNAL = _NoJournal()
 
 
 def _members(by_class: dict[str, Members], cls: str) -> Members:
@@ -198,13 +209,13 @@ class Store:
         self.links_by_class: dict[str, Members] = {}
         self.out_links: defaultdict[int, list[int]] = defaultdict(list)
         self.in_links: defaultdict[int, list[int]] = defaultdict(list)
-        # (index_type, class, key) -> its index; and the same indexes by (index_type, class), so that adding or
+        # (index_type, class, key) -> its index; and the same indexes by index_type, then class, so that adding or
         # updating a record visits only its class's indexed keys, not every property.
         self.indexes: dict[tuple[str, str, str], PropertyIndex] = {}
-        self._class_indexes: dict[tuple[str, str], dict[str, PropertyIndex]] = {}
+        self._class_indexes: dict[str, dict[str, dict[str, PropertyIndex]]] = {"entity": {}, "connection": {}}
         self._seq = itertools.count(1)
         self.txn = 0
-        self._journal: list[Callable[[], None]] | None = None
+        self._journal: list[Callable[[], None]] = NO_JOURNAL
 
     def members(self, cls: str) -> SortedList:
         """The sequence numbers of the objects of ``cls``, in order."""
@@ -230,11 +241,7 @@ class Store:
                 undo()
             raise
         finally:
-            self._journal = None
-
-    def _record(self, undo: Callable[[], None]) -> None:
-        if self._journal is not None:
-            self._journal.append(undo)
+            self._journal = NO_JOURNAL
 
     # ---- objects ------------------------------------------------------------------------------
 
@@ -244,18 +251,21 @@ class Store:
         changes them in place, so a caller only must not change them afterwards."""
         obj = Obj(next(self._seq), cls, props, self.txn, blob, geometry, label)
         self._insert_object(obj)
-        self._record(lambda: self._remove_object(obj))
+        self._journal.append(lambda: self._remove_object(obj))
         return obj
 
     def _insert_object(self, obj: Obj) -> None:
-        self.objects[obj.seq] = obj
-        _members(self.by_class, obj.cls).add(obj.seq)
-        self._index(obj, "entity", obj.cls, obj.props, add=True)
+        seq, cls = obj.seq, obj.cls
+        self.objects[seq] = obj
+        (self.by_class.get(cls) or _members(self.by_class, cls)).add(seq)
+        keyed = self._class_indexes["entity"].get(cls)
+        if keyed:
+            _index(keyed, seq, obj.props, add=True)
 
     def _remove_object(self, obj: Obj) -> None:
         del self.objects[obj.seq]
         self.by_class[obj.cls].remove(obj.seq)
-        self._index(obj, "entity", obj.cls, obj.props, add=False)
+        _index(self.class_indexes("entity", obj.cls), obj.seq, obj.props, add=False)
 
     def update_object(self, obj: Obj, props: dict, remove: Iterable[str], geometry: Any = None,
                       label: str | None = None) -> None:
@@ -264,10 +274,10 @@ class Store:
         new_props.update(props)
         self._replace(obj, new_props, obj.geometry if geometry is None else geometry,
                       obj.label if label is None else label)
-        self._record(lambda: self._replace(obj, *old))
+        self._journal.append(lambda: self._replace(obj, *old))
 
     def _replace(self, obj: Obj, props: dict, geometry: Any, label: str | None) -> None:
-        self._reindex(obj, "entity", obj.cls, obj.props, props)
+        _reindex(self.class_indexes("entity", obj.cls), obj.seq, obj.props, props)
         obj.props, obj.geometry, obj.label = props, geometry, label
 
     def delete_object(self, obj: Obj) -> None:
@@ -275,7 +285,7 @@ class Store:
             if link_seq in self.links:
                 self.delete_link(self.links[link_seq])
         self._remove_object(obj)
-        self._record(lambda: self._insert_object(obj))
+        self._journal.append(lambda: self._insert_object(obj))
 
     # ---- connections --------------------------------------------------------------------------
 
@@ -283,37 +293,40 @@ class Store:
         """Add a connection that keeps ``props``, as ``add_object`` does."""
         link = Link(next(self._seq), cls, src.seq, dst.seq, props, self.txn)
         self._insert_link(link)
-        self._record(lambda: self._remove_link(link))
+        self._journal.append(lambda: self._remove_link(link))
         return link
 
     def _insert_link(self, link: Link) -> None:
-        self.links[link.seq] = link
-        _members(self.links_by_class, link.cls).add(link.seq)
-        self.out_links[link.src].append(link.seq)
-        self.in_links[link.dst].append(link.seq)
-        self._index(link, "connection", link.cls, link.props, add=True)
+        seq, cls = link.seq, link.cls
+        self.links[seq] = link
+        (self.links_by_class.get(cls) or _members(self.links_by_class, cls)).add(seq)
+        self.out_links[link.src].append(seq)
+        self.in_links[link.dst].append(seq)
+        keyed = self._class_indexes["connection"].get(cls)
+        if keyed:
+            _index(keyed, seq, link.props, add=True)
 
     def _remove_link(self, link: Link) -> None:
         del self.links[link.seq]
         self.links_by_class[link.cls].remove(link.seq)
         self.out_links[link.src].remove(link.seq)
         self.in_links[link.dst].remove(link.seq)
-        self._index(link, "connection", link.cls, link.props, add=False)
+        _index(self.class_indexes("connection", link.cls), link.seq, link.props, add=False)
 
     def update_link(self, link: Link, props: dict, remove: Iterable[str]) -> None:
         old = link.props
         new_props = _without(link.props, remove)
         new_props.update(props)
         self._replace_link_props(link, new_props)
-        self._record(lambda: self._replace_link_props(link, old))
+        self._journal.append(lambda: self._replace_link_props(link, old))
 
     def _replace_link_props(self, link: Link, props: dict) -> None:
-        self._reindex(link, "connection", link.cls, link.props, props)
+        _reindex(self.class_indexes("connection", link.cls), link.seq, link.props, props)
         link.props = props
 
     def delete_link(self, link: Link) -> None:
         self._remove_link(link)
-        self._record(lambda: self._insert_link(link))
+        self._journal.append(lambda: self._insert_link(link))
 
     def neighbours(self, seq: int, direction: str, link_class: str | None) -> Iterator[tuple[Link, int]]:
         """Connections of an object and the object at their other end.
@@ -346,7 +359,7 @@ class Store:
             if value is not None:
                 index.add(value, seq)
         self._set_index(name, index)
-        self._record(lambda: self._set_index(name, None))
+        self._journal.append(lambda: self._set_index(name, None))
         return True
 
     def remove_index(self, index_type: str, cls: str, key: str) -> bool:
@@ -355,48 +368,21 @@ class Store:
         if index is None:
             return False
         self._set_index(name, None)
-        self._record(lambda: self._set_index(name, index))
+        self._journal.append(lambda: self._set_index(name, index))
         return True
 
     def _set_index(self, name: tuple[str, str, str], index: PropertyIndex | None) -> None:
         """Add (or, with None, remove) an index under both of its keys."""
         index_type, cls, key = name
-        keyed = self._class_indexes.setdefault((index_type, cls), {})
+        keyed = self._class_indexes[index_type].setdefault(cls, {})
         if index is None:
             del self.indexes[name], keyed[key]
         else:
             self.indexes[name] = keyed[key] = index
 
-    def _index(self, record: Obj | Link, index_type: str, cls: str, props: dict, add: bool) -> None:
-        keyed = self._class_indexes.get((index_type, cls))
-        if not keyed:
-            return
-        for key, index in keyed.items():
-            value = props.get(key)
-            if value is not None:
-                if add:
-                    index.add(value, record.seq)
-                else:
-                    index.remove(value, record.seq)
-
-    def _reindex(self, record: Obj | Link, index_type: str, cls: str, old: dict, new: dict) -> None:
-        """Index entries of the properties an update changed; an update that rewrites the same values, as a
-        conditional add followed by its update does, leaves the indexes alone."""
-        keyed = self._class_indexes.get((index_type, cls))
-        if not keyed:
-            return
-        for key, index in keyed.items():
-            before, after = old.get(key), new.get(key)
-            if type(before) is type(after) and before == after:
-                continue
-            if before is not None:
-                index.remove(before, record.seq)
-            if after is not None:
-                index.add(after, record.seq)
-
     def class_indexes(self, index_type: str, cls: str) -> dict[str, PropertyIndex]:
         """The indexes of a class's properties, by property name."""
-        return self._class_indexes.get((index_type, cls), {})
+        return self._class_indexes[index_type].get(cls, {})
 
     def index_lookup(self, index_type: str, cls: str, key: str, values: list) -> list[int] | None:
         index = self.indexes.get((index_type, cls, key))
@@ -426,3 +412,27 @@ class Store:
             return None
         entries = reversed(index.entries) if reverse else iter(index.entries)
         return (entry[1] for entry in entries)
+
+
+def _index(keyed: dict[str, PropertyIndex], seq: int, props: dict, add: bool) -> None:
+    """Add (or remove) a record's entries in its class's indexes ``keyed``."""
+    for key, index in keyed.items():
+        value = props.get(key)
+        if value is not None:
+            if add:
+                index.add(value, seq)
+            else:
+                index.remove(value, seq)
+
+
+def _reindex(keyed: dict[str, PropertyIndex], seq: int, old: dict, new: dict) -> None:
+    """Index entries of the properties an update changed; an update that rewrites the same values, as a
+    conditional add followed by its update does, leaves the indexes alone."""
+    for key, index in keyed.items():
+        before, after = old.get(key), new.get(key)
+        if type(before) is type(after) and before == after:
+            continue
+        if before is not None:
+            index.remove(before, seq)
+        if after is not None:
+            index.add(after, seq)
