@@ -19,6 +19,10 @@ inside the request, automatic exports in the plugin's default pool of 2 threads)
 4. the test server's CPU share during the target Sync (its CPU seconds over the Sync's wall time), and Label
    Studio's CPU seconds in the same time.
 
+The target Sync is timed ``--syncs`` times (5 by default), ApertureDB emptied of what it wrote in between, so
+that each Sync adds every annotation anew; the table quotes the medians (Sync time, share) and the range of
+the share, which varies by several points from one Sync to the next on this machine.
+
 Run: ``.venv/bin/python benchmarks/bench_export.py --annotations 10000 --submits 200 --media 1000``
 """
 
@@ -121,7 +125,7 @@ def count_exported(connector, project_id: int) -> int:
 
 
 def measure_export(client, sessions: Sessions, connector, connection: dict, adb_pid: int,
-                   annotations: int) -> tuple[dict, dict]:
+                   annotations: int, syncs_to_time: int) -> tuple[dict, dict]:
     """Measurements 1 and 4; returns the figures and the project's tasks with their stored image URIs."""
     project_id = synced_project(client, connection, "export")
     tasks = task_data(client, project_id, resolve=False)
@@ -130,18 +134,44 @@ def measure_export(client, sessions: Sessions, connector, connection: dict, adb_
         list(pool.map(sessions.submit, list(tasks), range(len(tasks))))
     target = client.call("POST", "/api/storages/export/aperturedb", {"project": project_id, **connection})
     ls_pid = label_studio_pid(int(client.url.rsplit(":", 1)[1]))
-    adb_cpu, ls_cpu = cpu_seconds(adb_pid), cpu_seconds(ls_pid)
-    sync_s, _ = timed(lambda: client.call("POST", f"/api/storages/export/aperturedb/{target['id']}/sync", timeout=LONG))
-    adb_cpu_s, ls_cpu_s = cpu_seconds(adb_pid) - adb_cpu, cpu_seconds(ls_pid) - ls_cpu
-    state = client.call("GET", f"/api/storages/export/aperturedb/{target['id']}")
-    assert state["status"] == "completed" and state["last_sync_count"] == annotations, state
-    assert count_exported(connector, project_id) == annotations
+    syncs = []
+    for number in range(syncs_to_time):
+        if number:
+            clear_exported(connector, project_id)
+        syncs.append(timed_target_sync(client, target["id"], adb_pid, ls_pid, annotations))
+        assert count_exported(connector, project_id) == annotations
     export_s, body = timed(lambda: sessions.fetch(f"/api/projects/{project_id}/export?exportType=JSON"))
     exported = json.loads(body)
     assert len(exported) == annotations and all(len(task["annotations"]) == 1 for task in exported)
-    figures = {"target_sync_s": sync_s, "json_export_s": export_s, "json_export_mb": len(body) / 2**20,
-               "adb_cpu_s": adb_cpu_s, "label_studio_cpu_s": ls_cpu_s}
+    shares = [sync["adb_cpu_s"] / sync["target_sync_s"] for sync in syncs]
+    figures = {"json_export_s": export_s, "json_export_mb": len(body) / 2**20, "syncs": syncs,
+               "adb_cpu_share": statistics.median(shares), "adb_cpu_share_min": min(shares),
+               "adb_cpu_share_max": max(shares)}
+    figures.update({key: statistics.median(sync[key] for sync in syncs)
+                    for key in ("target_sync_s", "adb_cpu_s", "label_studio_cpu_s")})
     return figures, tasks
+
+
+def timed_target_sync(client, target_id: int, adb_pid: int, ls_pid: int, annotations: int) -> dict:
+    """One target Sync that writes every annotation: its time and the CPU seconds of both servers meanwhile."""
+    adb_cpu, ls_cpu = cpu_seconds(adb_pid), cpu_seconds(ls_pid)
+    sync_s, _ = timed(lambda: client.call("POST", f"/api/storages/export/aperturedb/{target_id}/sync", timeout=LONG))
+    adb_cpu_s, ls_cpu_s = cpu_seconds(adb_pid) - adb_cpu, cpu_seconds(ls_pid) - ls_cpu
+    state = client.call("GET", f"/api/storages/export/aperturedb/{target_id}")
+    assert state["status"] == "completed" and state["last_sync_count"] == annotations, state
+    return {"target_sync_s": sync_s, "adb_cpu_s": adb_cpu_s, "label_studio_cpu_s": ls_cpu_s}
+
+
+def clear_exported(connector, project_id: int) -> None:
+    """Delete the project's annotations and their boxes from ApertureDB, so that the next Sync adds each anew."""
+    answer, _ = connector.query([
+        {"FindEntity": {"_ref": 1, "with_class": "LS_annotation", "constraints": {"LS_project_id": ["==", project_id]}}},
+        {"FindBoundingBox": {"_ref": 2, "is_connected_to": {"ref": 1, "connection_class": "LS_annotation_region"}}},
+        {"DeleteBoundingBox": {"ref": 2}},
+        {"DeleteEntity": {"ref": 1}},
+    ])
+    assert all(command[name]["status"] == 0 for command in answer for name in command), answer
+    assert count_exported(connector, project_id) == 0
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -244,7 +274,7 @@ def run(database: str, args, work: Path, cert_dir: str) -> dict:
                       "ca_cert": settings.ca_cert}
 
         export_figures, tasks = measure_export(client, sessions, connector, connection, adb_process.pid,
-                                                           args.annotations)
+                                               args.annotations, args.syncs)
         figures.update(export_figures)
         figures.update(measure_submits(client, sessions, connector, connection, args.submits))
         figures.update(measure_media(sessions, *media_urls(client, connector, tasks, args.media, work / f"media-{database}")))
@@ -256,6 +286,7 @@ def main() -> None:
     parser.add_argument("--annotations", type=int, default=10_000, help="images, tasks and annotations of measurement 1")
     parser.add_argument("--submits", type=int, default=200, help="submits with and without a target storage, each")
     parser.add_argument("--media", type=int, default=1000, help="images fetched through the resolver and LocalFiles, each")
+    parser.add_argument("--syncs", type=int, default=5, help="target Syncs timed, each writing every annotation anew")
     parser.add_argument("--databases", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql"])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "export.json"))
     parser.add_argument("--work", help="a new folder to keep the data and logs in (default: a temporary one)")
@@ -280,13 +311,14 @@ def main() -> None:
 
 
 def print_table(results: list[dict]) -> None:
-    print("\n| database | N | target Sync | JSON export | Sync / export | test server CPU share "
+    print("\n| database | N | target Sync (median) | JSON export | Sync / export | test server CPU share (median, range) "
           "| submit p50 / p90 without target | with target | p50 with / without | all exported after last submit "
           "| resolver | LocalFiles | resolver / LocalFiles |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in results:
         print(f"| {f['database']} | {f['annotations']} | {f['target_sync_s']:.1f} s | {f['json_export_s']:.1f} s "
-              f"| {f['target_sync_s'] / f['json_export_s']:.2f} | {100 * f['adb_cpu_s'] / f['target_sync_s']:.0f}% "
+              f"| {f['target_sync_s'] / f['json_export_s']:.2f} | {100 * f['adb_cpu_share']:.0f}% "
+              f"({100 * f['adb_cpu_share_min']:.0f}–{100 * f['adb_cpu_share_max']:.0f}%) "
               f"| {f['submit_without_p50_ms']:.0f} / {f['submit_without_p90_ms']:.0f} ms "
               f"| {f['submit_with_p50_ms']:.0f} / {f['submit_with_p90_ms']:.0f} ms "
               f"| {f['submit_with_p50_ms'] / f['submit_without_p50_ms']:.2f} "
