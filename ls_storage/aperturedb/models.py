@@ -12,6 +12,7 @@ from typing import Iterator
 from core.current_request import get_current_request
 from core.utils.iterators import iterate_queryset
 from django.db import models
+from django.db.models import Exists
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from io_storages.base_models import (
@@ -207,23 +208,23 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
         if decided is not None and decided[0] is request and decided[1] == uri:
             return decided[2]
         parsed = parse_image_uri(uri) if isinstance(uri, str) else None
-        uniqueid = None
-        if parsed is not None and parsed[0] == self.id and self._is_member(request) \
-                and self.links.filter(key=parsed[1]).exists():
-            uniqueid = parsed[1]
+        uniqueid = parsed[1] if parsed is not None and parsed[0] == self.id and self._may_read(request, parsed[1]) \
+            else None
         self._decided = (request, uri, uniqueid)
         return uniqueid
 
-    def _is_member(self, request) -> bool:
-        """Open-source Label Studio lets any signed-in user resolve any task's files; images of this storage
-        go only to active members of the project's organization. Work outside a request (syncs, exports)
-        passes."""
+    def _may_read(self, request, uniqueid: str) -> bool:
+        """Whether the image is one of this storage's and the requester may have it, in one query (the resolver
+        asks for every image the labeling UI shows). Open-source Label Studio lets any signed-in user resolve any
+        task's files; images of this storage go only to active members of the project's organization. Work
+        outside a request (syncs, exports) passes."""
+        links = self.links.filter(key=uniqueid)
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
-            return request is None
-        return OrganizationMember.objects.filter(
+            return request is None and links.exists()
+        return links.filter(Exists(OrganizationMember.objects.filter(
             user_id=user.id, organization__projects=self.project_id, deleted_at__isnull=True
-        ).exists()
+        ))).exists()
 
     def generate_http_url(self, url):
         # Never a public URL: Label Studio rewrites the URI to its own resolver endpoint.

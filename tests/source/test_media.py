@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import base64
+from types import SimpleNamespace
 
 import pytest
+from core.current_request import CurrentContext
+from django.utils import timezone
+from organizations.models import OrganizationMember
 from tasks.models import Task
+
+from ls_storage.aperturedb.models import ApertureDBImportStorage
 
 from storage_api import create_storage, sync
 
@@ -72,3 +78,22 @@ def test_a_user_without_access_to_the_project_cannot_fetch_the_image(annotator_c
     response = annotator_client.get(resolve_url(task.id, task.data["img"]))
 
     assert response.status_code in (403, 404)
+
+
+def test_only_linked_images_go_only_to_active_members_of_the_organization(business_client, aperturedb, images, synced):
+    storage, task, uniqueid = synced
+    stranger = images.add("not-synced.png", 10, 10)
+    model = ApertureDBImportStorage.objects.get(id=storage["id"])
+
+    def may_resolve(image: str) -> bool:
+        CurrentContext.set_request(SimpleNamespace(user=business_client.user))  # a new request each time
+        try:
+            return model.can_resolve_url(f"aperturedb://{storage['id']}/{image}")
+        finally:
+            CurrentContext.clear()
+
+    assert may_resolve(uniqueid)
+    assert not may_resolve(stranger)
+    OrganizationMember.objects.filter(user=business_client.user).update(deleted_at=timezone.now())
+    assert not may_resolve(uniqueid)
+    assert model.can_resolve_url(task.data["img"])  # outside a request (syncs, exports)
