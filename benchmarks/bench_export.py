@@ -23,7 +23,8 @@ The target Sync is timed ``--syncs`` times (5 by default), ApertureDB emptied of
 that each Sync adds every annotation anew; the table quotes the medians (Sync time, share) and the range of
 the share, which varies by several points from one Sync to the next on this machine.
 
-Run: ``.venv/bin/python benchmarks/bench_export.py --annotations 10000 --submits 200 --media 1000``
+Run: ``.venv/bin/python benchmarks/bench_export.py --annotations 10000 --submits 200 --media 1000 --databases sqlite
+postgresql``
 """
 
 from __future__ import annotations

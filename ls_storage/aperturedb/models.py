@@ -12,7 +12,6 @@ from typing import Iterator
 from core.current_request import get_current_request
 from core.utils.iterators import iterate_queryset
 from django.db import models
-from django.db.models import Exists
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from io_storages.base_models import (
@@ -222,7 +221,7 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return request is None and links.exists()
-        return links.filter(Exists(OrganizationMember.objects.filter(
+        return links.filter(models.Exists(OrganizationMember.objects.filter(
             user_id=user.id, organization__projects=self.project_id, deleted_at__isnull=True
         ))).exists()
 

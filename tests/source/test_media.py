@@ -80,7 +80,7 @@ def test_a_user_without_access_to_the_project_cannot_fetch_the_image(annotator_c
     assert response.status_code in (403, 404)
 
 
-def test_only_linked_images_go_only_to_active_members_of_the_organization(business_client, aperturedb, images, synced):
+def test_only_linked_images_go_only_to_active_members_of_the_organization(business_client, images, synced):
     storage, task, uniqueid = synced
     stranger = images.add("not-synced.png", 10, 10)
     model = ApertureDBImportStorage.objects.get(id=storage["id"])
