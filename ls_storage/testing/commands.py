@@ -14,7 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Collection, Iterable, Iterator, NamedTuple
 
 import orjson
 from sortedcontainers import SortedList
@@ -201,13 +201,15 @@ def _properties(params: dict, where: str, key: str = "properties") -> dict:
     raw = params.get(key, {})
     if not isinstance(raw, dict):
         raise QueryError(f"{where}: {key} must be an object")
-    props = dict(raw)
+    props = raw  # the query's own object, which nothing else keeps, unless a value must be converted
     for name, value in raw.items():
         if not name or name[0] == "_":  # JSON object keys are strings
             raise QueryError(
                 f"{where}: property {name!r}: names starting with '_' are reserved for system properties"
             )
         if type(value) not in PLAIN_TYPES:  # plain values are stored as they are
+            if props is raw:
+                props = dict(raw)
             # The message names the property only when it is needed: a page of adds has thousands of properties.
             props[name] = to_stored(value, f"{where}: property {name!r}")
     return props
@@ -375,7 +377,7 @@ def _existing(tx: Transaction, condition: Any, cls: str, where: str) -> list:
         return list(tx.lookup(condition, where, "if_not_found"))
     if not isinstance(condition, dict):
         raise QueryError(f"{where}: if_not_found must be constraints or a reference")
-    return _lookup(tx, [cls], condition, f"{where}: if_not_found")
+    return _lookup(tx, [cls], condition, where, "if_not_found")
 
 
 def _connect(tx: Transaction, spec: Any, obj: Obj, where: str) -> None:
@@ -716,20 +718,21 @@ def _named_by_uniqueid(store: Store, spec: Any) -> list[int] | None:
     return [seq] if seq in store.objects else []
 
 
-def _lookup(tx: Transaction, classes: list[str] | None, spec: Any, where: str) -> list[Obj]:
+def _lookup(tx: Transaction, classes: list[str] | None, spec: Any, where: str, block: str) -> list[Obj]:
     """What a Find with only these constraints matches (the look-up of conditional adds, updates and deletes):
-    the same candidates, so that indexed properties answer without a scan, without a Find's other parameters."""
+    the same candidates, so that indexed properties answer without a scan, without a Find's other parameters.
+    ``block``: the parameter the constraints are in, for messages."""
     indexed = _indexed_equal(tx.store, classes, spec)
-    if indexed == set():
+    if indexed is not None and not indexed:
         return []  # the usual answer of a conditional add, found without compiling its constraints
-    constraints = Constraints(spec, where)
+    constraints = Constraints(spec, f"{where}: {block}")
     objects = tx.store.objects
     seqs = sorted(indexed) if indexed is not None else _candidates(tx, classes, constraints, [])[0]
     return [obj for obj in map(objects.get, seqs)
             if obj is not None and (classes is None or obj.cls in classes) and constraints.matches(obj, system_value)]
 
 
-def _indexed_equal(store: Store, classes: list[str] | None, spec: Any) -> set[int] | None:
+def _indexed_equal(store: Store, classes: list[str] | None, spec: Any) -> Collection[int] | None:
     """When every constraint is ``==`` a plain value of a user property (as those of conditional adds are),
     which no constraint compiler refuses: the records of the one class whose first indexed such property
     has that value. Otherwise None."""
@@ -1000,7 +1003,7 @@ def _targets(tx: Transaction, params: dict, where: str, classes: list[str] | Non
         choosers = "ref or constraints" if classes else "ref, with_class or constraints"
         raise QueryError(f"{where}: needs {choosers}")
     if "constraints" in params:
-        return _lookup(tx, classes, params["constraints"], f"{where}: constraints")
+        return _lookup(tx, classes, params["constraints"], where, "constraints")
     return _select(tx, {}, {}, where, classes, None).records
 
 

@@ -12,7 +12,7 @@ import itertools
 import math
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Collection, Iterable, Iterator
 
 from sortedcontainers import SortedKeyList, SortedList
 
@@ -54,7 +54,8 @@ class PropertyIndex:
     def __init__(self) -> None:
         self._sorted = SortedKeyList(key=lambda entry: entry[0])
         self._pending: list[tuple[tuple, int]] = []
-        self._equal: dict[tuple, set[int]] = {}
+        # A value's one record as its number, a set only from the second on: most indexed values are ids.
+        self._equal: dict[tuple, int | set[int]] = {}
 
     @property
     def entries(self) -> SortedKeyList:
@@ -69,7 +70,9 @@ class PropertyIndex:
         self._pending.append((key, seq))
         equal = self._equal.get(key)
         if equal is None:
-            self._equal[key] = {seq}
+            self._equal[key] = seq
+        elif type(equal) is int:
+            self._equal[key] = {equal, seq}
         else:
             equal.add(seq)
 
@@ -77,13 +80,17 @@ class PropertyIndex:
         key = sort_key(value)
         self.entries.remove((key + (seq,), seq))
         equal = self._equal[key]
-        equal.discard(seq)
-        if not equal:
+        if type(equal) is int:
             del self._equal[key]
+        else:
+            equal.discard(seq)
+            if not equal:
+                del self._equal[key]
 
-    def equal(self, value: Any) -> set[int]:
-        """The records whose value equals ``value`` (of the same type: 1 is not true)."""
-        return self._equal.get(sort_key(value), set())
+    def equal(self, value: Any) -> Collection[int]:
+        """The records whose value equals ``value`` (of the same type: 1 is not true); not to be changed."""
+        equal = self._equal.get(sort_key(value), ())
+        return (equal,) if type(equal) is int else equal
 
 
 class Obj:
@@ -184,7 +191,7 @@ NO_MEMBERS = SortedList()  # what a class without records reads; never changed
 class _NoJournal(list):
     """The journal outside a transaction (seeding): nothing to undo, so nothing kept."""
 
-    def append(self, undo: Callable[[], None]) -> None:
+    def append(self, undo: tuple) -> None:
         pass
 
 
@@ -215,7 +222,9 @@ class Store:
         self._class_indexes: dict[str, dict[str, dict[str, PropertyIndex]]] = {"entity": {}, "connection": {}}
         self._seq = itertools.count(1)
         self.txn = 0
-        self._journal: list[Callable[[], None]] = NO_JOURNAL
+        # What undoes each change of the running transaction: a Store method and its arguments, not a closure,
+        # of which a write would make thousands.
+        self._journal: list[tuple] = NO_JOURNAL
 
     def members(self, cls: str) -> SortedList:
         """The sequence numbers of the objects of ``cls``, in order."""
@@ -237,8 +246,8 @@ class Store:
         try:
             yield
         except BaseException:
-            for undo in reversed(self._journal):
-                undo()
+            for undo, *args in reversed(self._journal):
+                undo(self, *args)
             raise
         finally:
             self._journal = NO_JOURNAL
@@ -251,7 +260,7 @@ class Store:
         changes them in place, so a caller only must not change them afterwards."""
         obj = Obj(next(self._seq), cls, props, self.txn, blob, geometry, label)
         self._insert_object(obj)
-        self._journal.append(lambda: self._remove_object(obj))
+        self._journal.append((Store._remove_object, obj))
         return obj
 
     def _insert_object(self, obj: Obj) -> None:
@@ -274,7 +283,7 @@ class Store:
         new_props.update(props)
         self._replace(obj, new_props, obj.geometry if geometry is None else geometry,
                       obj.label if label is None else label)
-        self._journal.append(lambda: self._replace(obj, *old))
+        self._journal.append((Store._replace, obj, *old))
 
     def _replace(self, obj: Obj, props: dict, geometry: Any, label: str | None) -> None:
         _reindex(self.class_indexes("entity", obj.cls), obj.seq, obj.props, props)
@@ -285,7 +294,7 @@ class Store:
             if link_seq in self.links:
                 self.delete_link(self.links[link_seq])
         self._remove_object(obj)
-        self._journal.append(lambda: self._insert_object(obj))
+        self._journal.append((Store._insert_object, obj))
 
     # ---- connections --------------------------------------------------------------------------
 
@@ -293,7 +302,7 @@ class Store:
         """Add a connection that keeps ``props``, as ``add_object`` does."""
         link = Link(next(self._seq), cls, src.seq, dst.seq, props, self.txn)
         self._insert_link(link)
-        self._journal.append(lambda: self._remove_link(link))
+        self._journal.append((Store._remove_link, link))
         return link
 
     def _insert_link(self, link: Link) -> None:
@@ -318,7 +327,7 @@ class Store:
         new_props = _without(link.props, remove)
         new_props.update(props)
         self._replace_link_props(link, new_props)
-        self._journal.append(lambda: self._replace_link_props(link, old))
+        self._journal.append((Store._replace_link_props, link, old))
 
     def _replace_link_props(self, link: Link, props: dict) -> None:
         _reindex(self.class_indexes("connection", link.cls), link.seq, link.props, props)
@@ -326,7 +335,7 @@ class Store:
 
     def delete_link(self, link: Link) -> None:
         self._remove_link(link)
-        self._journal.append(lambda: self._insert_link(link))
+        self._journal.append((Store._insert_link, link))
 
     def neighbours(self, seq: int, direction: str, link_class: str | None) -> Iterator[tuple[Link, int]]:
         """Connections of an object and the object at their other end.
@@ -359,7 +368,7 @@ class Store:
             if value is not None:
                 index.add(value, seq)
         self._set_index(name, index)
-        self._journal.append(lambda: self._set_index(name, None))
+        self._journal.append((Store._set_index, name, None))
         return True
 
     def remove_index(self, index_type: str, cls: str, key: str) -> bool:
@@ -368,7 +377,7 @@ class Store:
         if index is None:
             return False
         self._set_index(name, None)
-        self._journal.append(lambda: self._set_index(name, index))
+        self._journal.append((Store._set_index, name, index))
         return True
 
     def _set_index(self, name: tuple[str, str, str], index: PropertyIndex | None) -> None:
