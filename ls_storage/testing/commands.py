@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Callable, Collection, Iterable, Iterator, NamedTuple
 
-import orjson
 from sortedcontainers import SortedList
 
 from . import images
@@ -98,14 +97,11 @@ class Engine:
         self.store = store or Store()
         self.lock = threading.RLock()
 
-    def execute(self, query_json: str, blobs: list[bytes], read_only: bool = False) -> tuple[Any, list[bytes]]:
-        """Run one transaction; ``read_only``: the user's role may only read (Find*, GetStatus, GetSchema)."""
-        try:
-            query = orjson.loads(query_json)
-        except ValueError as error:
-            return _error(f"the query is not valid JSON: {error}"), []
+    def execute(self, query: Any, blobs: list[bytes], read_only: bool = False) -> tuple[Any, list[bytes]]:
+        """Run one transaction, ``query`` as decoded from its JSON; ``read_only``: the user's role may only read
+        (Find*, GetStatus, GetSchema)."""
         if not isinstance(query, list) or not query:
-            return _error("a query must be a non-empty JSON array of commands"), []
+            return error_answer("a query must be a non-empty JSON array of commands"), []
         with self.lock:
             transaction = Transaction(self.store, list(blobs))
             answers = []
@@ -129,15 +125,15 @@ class Engine:
             except Exception as error:
                 failed = query[index] if 0 <= index < len(query) else None
                 if isinstance(error, QueryError):
-                    return _error(str(error), error.status, failed), []
+                    return error_answer(str(error), error.status, failed), []
                 # A bug of the test server: answer it (rolled back) rather than drop the connection, which
                 # the SDK would retry and then report only as a lost connection.
                 logger.exception("internal error of the test server in %s", failed)
-                return _error(f"internal error of the test server: {error!r}", -1, failed), []
+                return error_answer(f"internal error of the test server: {error!r}", -1, failed), []
             return answers, transaction.out_blobs
 
 
-def _error(info: str, status: int = -1, failed: Any = None) -> dict:
+def error_answer(info: str, status: int = -1, failed: Any = None) -> dict:
     answer: dict[str, Any] = {"status": status, "info": info}
     if failed is not None:
         answer["FailedCommand"] = failed

@@ -16,16 +16,17 @@ import ssl
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from . import wire
 from .auth import NOT_AUTHENTICATED, Accounts
 from .certificates import CertificatePaths, ensure_certificates
-from .commands import Engine
+from .commands import Engine, error_answer
 
 logger = logging.getLogger(__name__)
-AUTH_COMMANDS = ("Authenticate", "RefreshToken")
+AUTH_COMMANDS = frozenset({"Authenticate", "RefreshToken"})
 SIGNAL_CHECK_SECONDS = 0.2
 GC_YOUNG_THRESHOLD = 10_000  # allocations between collections of the youngest generation (Python: 700)
 
@@ -188,7 +189,11 @@ class TestServer:
         query_json, blobs, token = wire.decode_query(payload)
         with self._count_lock:
             self.queries_answered += 1
-        auth_answer = self._auth_answer(query_json)
+        try:
+            query, invalid = orjson.loads(query_json), None
+        except ValueError as error:
+            query, invalid = None, error_answer(f"the query is not valid JSON: {error}")
+        auth_answer = self._auth_answer(query)
         if auth_answer is not None:
             return wire.encode_answer(auth_answer, [])
         username = self.accounts.session_user(token)
@@ -200,23 +205,19 @@ class TestServer:
                 self._failures_left -= 1
         if fail:
             return wire.encode_answer({"status": -1, "info": "Injected failure (test server fault)"}, [])
-        answer, out_blobs = self.engine.execute(query_json, blobs, read_only=username in self.accounts.read_only)
+        if invalid is not None:
+            return wire.encode_answer(invalid, [])
+        answer, out_blobs = self.engine.execute(query, blobs, read_only=username in self.accounts.read_only)
         if self.freeze_after_queries:
             gc.freeze()
         return wire.encode_answer(answer, out_blobs)
 
-    def _auth_answer(self, query_json: str):
+    def _auth_answer(self, query: Any):
         """The answer to an ``Authenticate`` or ``RefreshToken`` query, None for any other query."""
-        if not any(name in query_json for name in AUTH_COMMANDS):
+        if not isinstance(query, list) or not any(type(c) is dict and not AUTH_COMMANDS.isdisjoint(c) for c in query):
             return None
-        try:
-            query = orjson.loads(query_json)
-        except ValueError:
-            return None
-        if not (isinstance(query, list) and len(query) == 1 and isinstance(query[0], dict) and len(query[0]) == 1):
-            if isinstance(query, list) and any(isinstance(c, dict) and set(c) & set(AUTH_COMMANDS) for c in query):
-                return {"status": -1, "info": "Authenticate and RefreshToken must be the only command of a query"}
-            return None
+        if not (len(query) == 1 and len(query[0]) == 1):
+            return {"status": -1, "info": "Authenticate and RefreshToken must be the only command of a query"}
         name, params = next(iter(query[0].items()))
         if name == "Authenticate":
             return self.accounts.authenticate(params)

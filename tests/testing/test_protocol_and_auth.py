@@ -149,6 +149,19 @@ def test_authenticate_must_be_the_only_command_of_its_query(aperturedb_test_serv
     assert answer["status"] == -1 and "only command" in answer["info"]
 
 
+def test_a_query_that_is_not_json_is_answered_with_an_error_after_the_session_check(aperturedb_test_server, monkeypatch):
+    import aperturedb.Connector
+
+    logged_in = aperturedb_test_server.connector()
+    _status_ok(logged_in)  # logs in
+    anonymous = aperturedb_test_server.connector(authenticate=False)
+    monkeypatch.setattr(aperturedb.Connector.json, "dumps", lambda *args, **kwargs: '[{"GetStatus": {}')
+    answer, _ = logged_in.query(STATUS)
+    assert answer["status"] == -1 and "not valid JSON" in answer["info"], answer
+    answer, _ = anonymous.query(STATUS)
+    assert answer == {"status": -1, "info": "Not Authenticated!"}
+
+
 def test_query_without_a_session_is_not_authenticated(aperturedb_test_server):
     answer, _ = aperturedb_test_server.connector(authenticate=False).query(STATUS)
     assert answer == {"status": -1, "info": "Not Authenticated!"}
