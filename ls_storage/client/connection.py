@@ -12,8 +12,8 @@ import socket
 import ssl
 import tempfile
 import threading
+import weakref
 from dataclasses import dataclass, field
-from typing import Any
 
 os.environ.setdefault("ADB_LOG_FILE", "")  # the SDK would otherwise write error.<time>.log files
 from aperturedb.Connector import Connector  # noqa: E402
@@ -166,23 +166,55 @@ def run_query(connector: Connector, query: list, blobs: list[bytes] | None = Non
 
 
 class ConnectorPool:
-    """One logged-in connector per (settings, thread): the SDK connector is not thread-safe."""
+    """Logged-in connectors, each used by one thread at a time (the SDK connector is not thread-safe).
+
+    Those of a thread that ended serve the next thread that asks for the same settings: a web server may start
+    a thread per HTTP connection (Django's runserver does), and each would otherwise log in anew before
+    serving a single image."""
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._idle: dict[str, list[Connector]] = {}
+        self._lock = threading.Lock()
 
     def get(self, settings: ConnectionSettings) -> Connector:
-        connectors: dict[str, Any] = self._local.__dict__.setdefault("connectors", {})
+        connectors = self._own()
         key = settings.fingerprint()
         connector = connectors.get(key)
         if connector is None:
-            connector = connectors[key] = open_connector(settings)
+            with self._lock:
+                idle = self._idle.get(key)
+                connector = idle.pop() if idle else None
+            connector = connectors[key] = connector or open_connector(settings)
         return connector
 
     def discard(self, settings: ConnectionSettings) -> None:
-        connector = self._local.__dict__.get("connectors", {}).pop(settings.fingerprint(), None)
+        connector = self._own().pop(settings.fingerprint(), None)
         if connector is not None:
             connector.close()
+
+    def _own(self) -> dict[str, Connector]:
+        """This thread's connectors by settings fingerprint, given over to the pool when the thread ends."""
+        owner = getattr(self._local, "owner", None)
+        if owner is None:
+            owner = self._local.owner = _ThreadConnectors()
+            weakref.finalize(owner, self._adopt, owner.connectors).atexit = False
+        return owner.connectors
+
+    def _adopt(self, connectors: dict[str, Connector]) -> None:
+        with self._lock:
+            for key, connector in connectors.items():
+                self._idle.setdefault(key, []).append(connector)
+
+
+class _ThreadConnectors:
+    """Held only by one thread's local storage, so that it is freed, and its connectors adopted, when the
+    thread ends."""
+
+    __slots__ = ("connectors", "__weakref__")
+
+    def __init__(self) -> None:
+        self.connectors: dict[str, Connector] = {}
 
 
 connectors = ConnectorPool()
