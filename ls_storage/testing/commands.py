@@ -12,7 +12,7 @@ import bisect
 import heapq
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Callable, Collection, Iterable, Iterator, NamedTuple
 
@@ -43,13 +43,15 @@ CONNECT_KEYS = frozenset({"ref", "class", "direction", "properties"})
 CONNECTED_KEYS = frozenset({"ref", "connection_class", "direction", "constraints"})
 
 
-@dataclass
 class Transaction:
-    store: Store
-    blobs: list[bytes]
-    next_blob: int = 0
-    refs: dict[int, list[Obj | Link]] = field(default_factory=dict)
-    out_blobs: list[bytes] = field(default_factory=list)
+    """One running query: its store, its blobs, the records its ``_ref``s name, the blobs of its answer."""
+
+    __slots__ = ("store", "blobs", "next_blob", "refs", "out_blobs")
+
+    def __init__(self, store: Store, blobs: list[bytes]):
+        self.store, self.blobs, self.next_blob = store, blobs, 0
+        self.refs: dict[int, list[Obj | Link]] = {}
+        self.out_blobs: list[bytes] = []
 
     def take_blob(self, where: str) -> bytes:
         if self.next_blob >= len(self.blobs):
@@ -448,7 +450,8 @@ def _region_on_image(tx: Transaction, params: dict, where: str, props: dict, cls
                      geometry: Any) -> Obj:
     """A bounding box or polygon on exactly one image, connected to it."""
     image = _single_image(tx, params, where)
-    region = tx.store.add_object(cls, props, geometry=geometry, label=_label(params, where))
+    # Positionally: compiled for benchmarks, this is a C call, which cannot skip ``blob`` by naming the rest.
+    region = tx.store.add_object(cls, props, None, geometry, _label(params, where))
     tx.store.add_link(link_class, region, image, {})
     return region
 
