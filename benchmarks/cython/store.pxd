@@ -37,5 +37,6 @@ cdef class Store:
     cpdef dict class_indexes(self, index_type, cls)
     cpdef index_lookup(self, index_type, cls, key, values)
 
-cpdef tuple sort_key(value)
+cpdef tuple sort_key(value)  # with the type ranks it reads as C globals: a call for each index entry
 cpdef _index(dict keyed, seq, dict props, add)
+cdef dict _TYPE_RANK, _RANK_OF_TYPE
