@@ -23,9 +23,6 @@ The target Sync is timed ``--syncs`` times (5 by default), ApertureDB emptied of
 that each Sync adds every annotation anew; the table quotes the medians (Sync time, share) and the range of
 the share, which varies by several points from one Sync to the next on this machine.
 
-The test server runs compiled by Cython from its own source (``--test-server compiled``, the default; see
-``compiled_test_server.py``), or from the source as it is (``--test-server python``).
-
 Run: ``.venv/bin/python benchmarks/bench_export.py --annotations 10000 --submits 200 --media 1000 --databases sqlite
 postgresql``
 """
@@ -51,8 +48,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests" / "helpers")]
 from bench_sync import (  # noqa: E402
-    LABEL_CONFIG, add_test_server_option, aperturedb_server, cpu_seconds, label_studio_pid, test_server_package,
-    write_results,
+    LABEL_CONFIG, aperturedb_server, cpu_seconds, label_studio_pid, write_results,
 )
 from services import label_studio, postgres  # noqa: E402
 
@@ -260,9 +256,8 @@ def measure_media(sessions: Sessions, resolver: list[str], local: list[str], exp
     return {f"{kind}_images_per_s": len(expected) / total for kind, total in seconds.items()}
 
 
-def run(database: str, args, work: Path, cert_dir: str, package: Path | None) -> dict:
-    figures: dict = {"database": database, "annotations": args.annotations, "submits": args.submits, "media": args.media,
-                     "test_server": args.test_server}
+def run(database: str, args, work: Path, cert_dir: str) -> dict:
+    figures: dict = {"database": database, "annotations": args.annotations, "submits": args.submits, "media": args.media}
     with ExitStack() as stack:
         # SYNC_ON_TARGET_STORAGE_CREATION: Label Studio would otherwise export everything inside the request that
         # creates the target storage, before the timed Sync.
@@ -273,7 +268,7 @@ def run(database: str, args, work: Path, cert_dir: str, package: Path | None) ->
         data_dir = work / f"ls-{database}"
         data_dir.mkdir()
         adb_process, adb_port = stack.enter_context(
-            aperturedb_server(args.annotations, 0, cert_dir, work / f"adb-{database}.log", package))
+            aperturedb_server(args.annotations, 0, cert_dir, work / f"adb-{database}.log"))
         client = stack.enter_context(label_studio(environment, data_dir))
         sessions = Sessions(client.url, client.token)
         settings = ConnectionSettings("localhost", adb_port, "admin", "admin", ca_cert=Path(cert_dir, "ca.pem").read_text())
@@ -298,9 +293,7 @@ def main() -> None:
     parser.add_argument("--databases", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql"])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "export.json"))
     parser.add_argument("--work", help="a new folder to keep the data and logs in (default: a temporary one)")
-    add_test_server_option(parser)
     args = parser.parse_args()
-    package = test_server_package(args.test_server)
     # Measure the defaults: automatic exports in the web process's thread pool, syncs inside the request.
     for name in ("LS_STORAGE_EXPORT_THREADS", "LS_STORAGE_REDIS_URL"):
         os.environ.pop(name, None)
@@ -313,7 +306,7 @@ def main() -> None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-export-")))
         cert_dir = str(work / "certs")
         for database in args.databases:
-            figures = run(database, args, work, cert_dir, package)
+            figures = run(database, args, work, cert_dir)
             results.append(figures)
             print(json.dumps(figures), flush=True)
     write_results(results, args.out)
@@ -321,12 +314,12 @@ def main() -> None:
 
 
 def print_table(results: list[dict]) -> None:
-    print("\n| database | test server | N | target Sync (median) | JSON export | Sync / export | test server CPU share (median, range) "
+    print("\n| database | N | target Sync (median) | JSON export | Sync / export | test server CPU share (median, range) "
           "| submit p50 / p90 without target | with target | p50 with / without | all exported after last submit "
           "| resolver | LocalFiles | resolver / LocalFiles |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in results:
-        print(f"| {f['database']} | {f['test_server']} | {f['annotations']} | {f['target_sync_s']:.1f} s | {f['json_export_s']:.1f} s "
+        print(f"| {f['database']} | {f['annotations']} | {f['target_sync_s']:.1f} s | {f['json_export_s']:.1f} s "
               f"| {f['target_sync_s'] / f['json_export_s']:.2f} | {100 * f['adb_cpu_share']:.0f}% "
               f"({100 * f['adb_cpu_share_min']:.0f}–{100 * f['adb_cpu_share_max']:.0f}%) "
               f"| {f['submit_without_p50_ms']:.0f} / {f['submit_without_p90_ms']:.0f} ms "

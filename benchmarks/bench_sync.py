@@ -14,9 +14,6 @@ until the sync is completed.
 - peak RSS (VmHWM) of the process doing the sync (Label Studio, or the RQ worker) right after the full
   sync, and the CPU seconds the test server spent during the sync (its share of the sync time).
 
-The test server runs compiled by Cython from its own source (``--test-server compiled``, the default; see
-``compiled_test_server.py``), or from the source as it is (``--test-server python``).
-
 Run: ``.venv/bin/python benchmarks/bench_sync.py --sizes 10000 100000 --databases sqlite postgresql``
 """
 
@@ -37,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 os.environ.setdefault("ADB_LOG_FILE", "")
 
-from compiled_test_server import compiled_package, runs_compiled  # noqa: E402
 from services import free_port, label_studio, postgres, redis, rq_worker, wait_for_idle_queues, wait_until  # noqa: E402
 
 from ls_storage.client.connection import ConnectionSettings, open_connector  # noqa: E402
@@ -54,35 +50,21 @@ LONG = 3600  # seconds a sync or import request may take (they run inside the re
 
 
 @contextmanager
-def aperturedb_server(images: int, boxes: int, cert_dir: str, log_path: Path, package: Path | None = None):
+def aperturedb_server(images: int, boxes: int, cert_dir: str, log_path: Path):
     """The test server as its own process (so its CPU time is its own), logging to a file that cannot fill up
-    the way an unread pipe would; ``package``: a folder with a compiled copy of ``ls_storage`` to run it from
-    (:func:`compiled_test_server.compiled_package`), None for the source."""
+    the way an unread pipe would."""
     port = free_port()
     log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "ls_storage.testing.server", "--port", str(port), "--cert-dir", cert_dir,
-         "--synthetic", str(images), "--boxes", str(boxes)], cwd=package or ROOT, stdout=log, stderr=subprocess.STDOUT)
+         "--synthetic", str(images), "--boxes", str(boxes)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: "listening" in log_path.read_text(), "ApertureDB test server", timeout=600, process=process)
-        if package is not None and not runs_compiled(process.pid, package):
-            raise RuntimeError(f"the test server did not load the compiled engine of {package}")
         yield process, port
     finally:
         process.terminate()
         process.wait()
         log.close()
-
-
-def add_test_server_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--test-server", choices=["compiled", "python"], default="compiled",
-                        help="the test server's engine compiled by Cython from the same source, checked by the test "
-                             "server's own tests (benchmarks/compiled_test_server.py), or the source as it is")
-
-
-def test_server_package(choice: str) -> Path | None:
-    """Where to run the test server from (``--test-server``): a compiled copy, or None for the source."""
-    return compiled_package() if choice == "compiled" else None
 
 
 def write_results(results: list[dict], out: str) -> None:
@@ -172,15 +154,14 @@ def write_files(folder: Path, count: int) -> None:
         (folder / f"{index:07d}.png").write_bytes(synthetic_image(index, 64, 48))
 
 
-def run(database: str, images: int, localfiles_max: int, work: Path, cert_dir: str, package: Path | None) -> dict:
-    figures: dict = {"database": database, "images": images, "test_server": "compiled" if package else "python"}
+def run(database: str, images: int, localfiles_max: int, work: Path, cert_dir: str) -> dict:
+    figures: dict = {"database": database, "images": images}
     with ExitStack() as stack:
         environment = {"LOCAL_FILES_SERVING_ENABLED": "true", "LOCAL_FILES_DOCUMENT_ROOT": str(work)}
         if database == "postgresql":
             environment.update(stack.enter_context(postgres()))
             environment["LS_STORAGE_REDIS_URL"] = stack.enter_context(redis())
-        adb_process, adb_port = stack.enter_context(aperturedb_server(images, 10, cert_dir, work / f"adb-{database}-{images}.log",
-                                                                         package))
+        adb_process, adb_port = stack.enter_context(aperturedb_server(images, 10, cert_dir, work / f"adb-{database}-{images}.log"))
         data_dir = work / f"ls-{database}-{images}"
         data_dir.mkdir()
         client = stack.enter_context(label_studio(environment, data_dir))
@@ -240,16 +221,14 @@ def main() -> None:
     parser.add_argument("--localfiles-max", type=int, default=10_000,
                         help="LocalFiles syncs ~200 tasks/s; larger N would take too long to compare")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "sync.json"))
-    add_test_server_option(parser)
     args = parser.parse_args()
-    package = test_server_package(args.test_server)
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as temporary:
         work = Path(temporary)
         cert_dir = str(work / "certs")
         for database in args.databases:
             for images in args.sizes:
-                figures = run(database, images, args.localfiles_max, work, cert_dir, package)
+                figures = run(database, images, args.localfiles_max, work, cert_dir)
                 results.append(figures)
                 print(json.dumps(figures), flush=True)
     write_results(results, args.out)
@@ -257,14 +236,14 @@ def main() -> None:
 
 
 def print_table(results: list[dict]) -> None:
-    print("\n| database | test server | N | full sync | sync endpoint answer | JSON import | sync / import | LocalFiles sync "
+    print("\n| database | N | full sync | sync endpoint answer | JSON import | sync / import | LocalFiles sync "
           "| re-sync unchanged (% of full) | re-sync +1% (% of full) | re-check every image (% of full) "
           "| test server CPU share | peak RSS after sync |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in results:
         local = f"{f['localfiles_sync_s']:.1f} s" if "localfiles_sync_s" in f else "—"
         share = lambda key: f"{f[key]:.2f} s ({100 * f[key] / f['sync_s']:.1f}%)"  # noqa: E731
-        print(f"| {f['database']} | {f['test_server']} | {f['images']} | {f['sync_s']:.1f} s | {f['sync_endpoint_s']:.2f} s "
+        print(f"| {f['database']} | {f['images']} | {f['sync_s']:.1f} s | {f['sync_endpoint_s']:.2f} s "
               f"| {f['json_import_s']:.1f} s | {f['sync_s'] / f['json_import_s']:.2f} | {local} "
               f"| {share('resync_unchanged_s')} | {share('resync_1pct_new_s')} | {share('recheck_s')} "
               f"| {100 * f['adb_cpu_s'] / f['sync_s']:.0f}% | {f['rss_after_sync_mb']:.0f} MB |")

@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from . import images
-from .commands import IMAGE_HEIGHT, IMAGE_WIDTH
+from .commands.media import IMAGE_HEIGHT, IMAGE_WIDTH
 from .store import BOUNDING_BOX, BOX_TO_IMAGE, IMAGE, POLYGON, POLYGON_TO_IMAGE, Store
 
 logger = logging.getLogger(__name__)

@@ -210,7 +210,7 @@ def test_range_mixing_types_on_an_indexed_property_matches_nothing(test_server_a
 
 
 def test_internal_error_is_answered_as_an_error_on_a_live_connection(test_server_adb, monkeypatch):
-    from ls_storage.testing import commands
+    from ls_storage.testing.commands import engine as commands
 
     def broken(tx, params, where):
         raise RuntimeError("boom")
