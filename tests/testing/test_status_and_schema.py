@@ -134,3 +134,46 @@ def test_indexed_finds_follow_updates_that_change_keep_retype_or_remove_the_valu
     assert names({"n": [">=", 0]}) == ["e0", "e1", "e2", "e5"]
     assert names({"n": ["==", "4"]}) == ["e4"]
     assert names({"n": ["in", [3, 4, 5]]}) == ["e5"]
+
+
+def _indexes(client, **filters) -> set[tuple]:
+    grouped = client.one({"GetIndexes": filters})["indexes"] or {}
+    return {(target, cls, prop, definition["kind"])
+            for target, classes in grouped.items() for cls, props in classes.items()
+            for prop, definitions in props.items() for definition in definitions}
+
+
+def test_indexes_in_the_current_form_are_listed_by_get_indexes_and_agree_with_the_schema(adb, entity_class):
+    adb.one({"AddEntity": {"class": entity_class, "properties": {"name": "a", "n": 1}}})
+    index = {"target": "entity", "class": entity_class, "property": "name", "kind": "ordered"}
+    assert adb.one({"CreateIndex": index}) == {"status": 0}
+    answer, _ = adb.query([{"CreateIndex": index}])
+    assert answer[0]["CreateIndex"]["status"] == 2
+    adb.one({"CreateIndex": {"index_type": "entity", "class": entity_class, "property_key": "n"}})
+    assert _indexes(adb, **{"class": entity_class}) == {("entity", entity_class, "name", "ordered"),
+                                                       ("entity", entity_class, "n", "ordered")}
+    assert _indexes(adb, **{"class": entity_class, "property": "n"}) == {("entity", entity_class, "n", "ordered")}
+    assert _indexes(adb, target="connection", **{"class": entity_class}) == set()
+    schema = adb.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]
+    assert schema["name"][1] is True and schema["n"][1] is True
+    adb.one({"RemoveIndex": index})
+    assert _indexes(adb, **{"class": entity_class}) == {("entity", entity_class, "n", "ordered")}
+    assert adb.one({"GetSchema": {}})["entities"]["classes"][entity_class]["properties"]["name"][1] is False
+
+
+def test_built_in_indexes_are_listed_and_cannot_be_removed(test_server_adb):
+    builtin = ("entity", "_Descriptor", "_set_name", "ordered")
+    assert builtin in _indexes(test_server_adb)
+    error = test_server_adb.fail([{"RemoveIndex": dict(zip(("target", "class", "property", "kind"), builtin))}])
+    assert "built-in" in error["info"]
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"target": "entity", "class": "C", "property_key": "p"}, "property_key"),
+    ({"target": "entity", "class": "C", "property": "p", "kind": "hash"}, "kind 'hash'"),
+    ({"target": "image", "class": "C", "property": "p"}, "target must be"),
+    ({"target": "entity", "class": "C", "property": "p", "params": {}}, "params"),
+])
+def test_index_commands_refuse_mixed_forms_and_unsupported_kinds(test_server_adb, params, named):
+    error = test_server_adb.fail([{"CreateIndex": params}])
+    assert named in error["info"], error["info"]
