@@ -1,6 +1,7 @@
 """Filling a test server's store: from a folder of images (with COCO annotations), or synthetic.
 
-Seeding writes straight into the store, as a bulk load would, so that large stores load quickly.
+Seeding writes straight into the store, as a bulk load would, so that large stores load quickly. The
+COCO reading (``read_coco_folder``) is shared with ``sdk_loading``, which loads a folder over the SDK.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import io
 import json
 import logging
 import random
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from PIL import Image
 
@@ -33,35 +36,62 @@ def _add_box(store: Store, image, rectangle: tuple, label: str | None, props: di
     store.add_link(BOX_TO_IMAGE, box, image, {})
 
 
-def seed_folder(store: Store, folder: Path) -> int:
-    """Load every image of ``folder``; a COCO JSON file there adds properties, boxes and polygons."""
+@dataclass(frozen=True)
+class CocoRegion:
+    """One COCO annotation of an image: its id, category name, ``bbox`` and polygon ``segmentation``."""
+
+    annotation_id: int | None
+    label: str | None
+    box: tuple[float, float, float, float] | None
+    polygons: list[list[tuple[float, float]]] | None
+
+
+def read_coco_folder(folder: Path) -> Iterator[tuple[Path, dict, list[CocoRegion]]]:
+    """Each image of ``folder`` (in name order) with its properties and regions from a COCO JSON file there.
+
+    The properties are the COCO image entry's plain values (its ``id``, ``file_name``, ...); RLE
+    segmentations are skipped with a warning, only polygon segmentations are read.
+    """
     coco = _coco_of(folder)
     by_name = {entry["file_name"]: entry for entry in coco.get("images", [])}
     categories = {c["id"]: c["name"] for c in coco.get("categories", [])}
     annotations: dict = {}
     for annotation in coco.get("annotations", []):
         annotations.setdefault(annotation["image_id"], []).append(annotation)
-    loaded = skipped = 0
+    skipped = 0
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         entry = by_name.get(path.name, {"file_name": path.name})
         props = {k: v for k, v in entry.items() if isinstance(v, (str, int, float, bool)) and not k.startswith("_")}
-        image = _add_image(store, path.read_bytes(), props, str(path))
+        regions = []
         for annotation in annotations.get(entry.get("id"), []):
-            label = categories.get(annotation.get("category_id"))
-            if "bbox" in annotation:
-                _add_box(store, image, tuple(float(v) for v in annotation["bbox"]), label)
+            box = tuple(float(v) for v in annotation["bbox"]) if "bbox" in annotation else None
             segmentation = annotation.get("segmentation")
+            polygons = None
             if isinstance(segmentation, list) and segmentation:
                 polygons = [[(float(p[i]), float(p[i + 1])) for i in range(0, len(p) - 1, 2)] for p in segmentation]
-                polygon = store.add_object(POLYGON, {}, geometry=polygons, label=label)
-                store.add_link(POLYGON_TO_IMAGE, polygon, image, {})
             elif segmentation:
                 skipped += 1
-        loaded += 1
+            regions.append(CocoRegion(annotation.get("id"), categories.get(annotation.get("category_id")), box,
+                                      polygons))
+        yield path, props, regions
     if skipped:
         logger.warning("skipped %d RLE segmentations: only polygon segmentations are loaded", skipped)
+
+
+def seed_folder(store: Store, folder: Path) -> int:
+    """Load every image of ``folder``; a COCO JSON file there adds properties, boxes and polygons."""
+    loaded = 0
+    for path, props, regions in read_coco_folder(folder):
+        image = _add_image(store, path.read_bytes(), props, str(path))
+        for region in regions:
+            if region.box is not None:
+                _add_box(store, image, region.box, region.label)
+            if region.polygons:
+                polygon = store.add_object(POLYGON, {}, geometry=region.polygons, label=region.label)
+                store.add_link(POLYGON_TO_IMAGE, polygon, image, {})
+        loaded += 1
     return loaded
 
 
