@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts Label Studio with the ApertureDB storage plugin. Without APERTUREDB_HOST it also starts the
-# ApertureDB test server, seeded with sample images and their boxes, and creates a ready demo project.
+# ApertureDB test server, empty, loads sample images with their boxes and polygons into it with the SDK's
+# CSV loaders (as ApertureDB's guide loads data), and creates a ready demo project.
 # Creates and uses .venv at the repo root. Stop it with Ctrl-C.
 set -euo pipefail
 . "$(dirname "$0")/venv.sh"
@@ -31,10 +32,12 @@ if [ -z "${APERTUREDB_HOST:-}" ]; then
     export APERTUREDB_HOST=localhost APERTUREDB_PORT="${APERTUREDB_PORT:-55555}" APERTUREDB_USER=admin \
         APERTUREDB_PASSWORD=admin APERTUREDB_CA_CERT="$STATE/certs/ca.pem"
     "$VENV/bin/python" -m ls_storage.testing.server --port "$APERTUREDB_PORT" --cert-dir "$STATE/certs" \
-        --seed "$STATE/images" >"$STATE/aperturedb.log" 2>&1 &
+        >"$STATE/aperturedb.log" 2>&1 &
     pids+=($!)
     wait_for "The ApertureDB test server" grep -q listening "$STATE/aperturedb.log"
     echo "ApertureDB test server: localhost:$APERTUREDB_PORT (TLS, CA $APERTUREDB_CA_CERT, admin/admin)"
+    "$VENV/bin/python" -m ls_storage.testing.sdk_loading "$STATE/images" --dataset demo --csv-dir "$STATE/csv" \
+        2>"$STATE/sdk-loading.log" || { echo "Loading the demo failed; see $STATE/sdk-loading.log" >&2; exit 1; }
 fi
 
 "$VENV/bin/label-studio" start --no-browser --internal-host "$HOST" --port "$PORT" --username "$USERNAME" \

@@ -1,7 +1,11 @@
-"""The README's first command: deploy/start.sh brings up Label Studio, the test server and a synced demo project."""
+"""The README's first command: deploy/start.sh brings up Label Studio, the test server and a synced demo project.
+
+The demo's images, boxes and polygons reach the test server through the SDK's CSV loaders, not ``--seed``.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -36,6 +40,23 @@ def test_start_script_serves_a_synced_demo_project(tmp_path):
         (target,) = client.call("GET", f"/api/storages/export/aperturedb?project={project['id']}")
         assert project["task_number"] == 24 and source["status"] == "completed"
         assert project["total_predictions_number"] == 24 and target["type"] == "aperturedb"
+        assert_loaded_by_the_sdk_loaders(tmp_path, aperturedb_port, "".join(output))
     finally:
         os.killpg(script.pid, signal.SIGTERM)
         script.wait(timeout=60)
+
+
+def assert_loaded_by_the_sdk_loaders(state, aperturedb_port: int, output: str) -> None:
+    from aperturedb.Connector import Connector
+    from aperturedb.Utils import Utils
+
+    annotations = json.loads((state / "images" / "coco.json").read_text())["annotations"]
+    boxes, polygons = len(annotations), sum("segmentation" in a for a in annotations)
+    assert (f"Loaded with the SDK's loaders: 24 images (24 added, 0 already there), {boxes} boxes ({boxes} added, "
+            f"0 already there), {polygons} polygons ({polygons} added, 0 already there)") in output, output
+    utils = Utils(Connector(host="localhost", port=aperturedb_port, user="admin", password="admin",
+                            ca_cert=str(state / "certs" / "ca.pem")))
+    assert (utils.count_images(), utils.count_bboxes(), utils.count_entities("_Polygon")) == (24, boxes, polygons)
+    # ParallelLoader indexes the loaders' constraint columns before it loads
+    assert {("_Image", "coco_image"), ("_BoundingBox", "coco_annotation"), ("_Polygon", "coco_annotation")} <= {
+        (index["class"], index["property"]) for index in utils.get_indexes(target="entity")}
