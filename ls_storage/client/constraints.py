@@ -1,48 +1,108 @@
-"""Checking ApertureDB constraints before they reach the server, so a typo names its field at once."""
+"""ApertureDB constraints as a storage's settings give them: checked before they reach the server, so that a
+typo names its field at once, and combined with the conditions a sync adds.
+
+Both of ApertureDB's forms are taken: the object form ``{"split": ["==", "train"], "any": [...]}`` and the
+expression form the SDK writes, ``["all", ["$split", "==", "train"], ["$width", ">=", 100]]``.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from aperturedb.Constraints import predicate
+
 OPERATORS = {"==", "!=", "<", "<=", ">", ">=", "in", "not in"}
+COMBINATORS = ("all", "any")
+Constraints = dict | list
 
 
 class ConstraintsError(ValueError):
     pass
 
 
-def parse_constraints(value: Any) -> dict | None:
-    """A constraints object from JSON text or an object; None when empty. Raises ConstraintsError."""
-    if value in (None, "", {}):
+def parse_constraints(value: Any) -> Constraints | None:
+    """Constraints from JSON text, an object or an expression; None when empty. Raises ConstraintsError."""
+    if value in (None, "", {}, []):
         return None
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError as error:
             raise ConstraintsError(f"not valid JSON: {error}") from None
-    if not isinstance(value, dict):
-        raise ConstraintsError('must be a JSON object such as {"split": ["==", "train"]}')
-    check_constraints(value)
+    if isinstance(value, dict):
+        check_constraints(value)
+    elif isinstance(value, list):
+        check_expression(value)
+    else:
+        raise ConstraintsError('must be a JSON object such as {"split": ["==", "train"]} '
+                               'or an expression such as ["$split", "==", "train"]')
     return value or None
 
 
 def check_constraints(constraints: dict, path: str = "") -> None:
     for key, condition in constraints.items():
         where = f"{path}{key}"
-        if key in ("any", "all"):
+        if key in COMBINATORS:
             blocks = condition if isinstance(condition, list) else [condition]
-            for block in blocks:
-                if not isinstance(block, dict):
-                    raise ConstraintsError(f"{where!r} must hold constraint objects")
-                check_constraints(block, f"{where}.")
+            for index, block in enumerate(blocks):
+                if isinstance(block, list):
+                    check_expression(block, f"{where}[{index}]")
+                elif isinstance(block, dict):
+                    check_constraints(block, f"{where}.")
+                else:
+                    raise ConstraintsError(f"{where!r} must hold constraint objects or expressions")
             continue
         if not isinstance(condition, list) or not condition or len(condition) % 2:
             raise ConstraintsError(f'{where!r} must be a list of operator, value pairs, e.g. [">=", 10]')
         for operator, operand in zip(condition[0::2], condition[1::2]):
-            if operator not in OPERATORS:
-                raise ConstraintsError(
-                    f"{where!r}: unknown operator {operator!r}; use one of {', '.join(sorted(OPERATORS))}"
-                )
+            _check_operator(operator, where)
             if operator in ("in", "not in") and not isinstance(operand, list):
                 raise ConstraintsError(f"{where!r}: {operator!r} needs a list of values")
+
+
+def check_expression(term: Any, where: str = "expression") -> None:
+    if isinstance(term, dict):
+        check_constraints(term, f"{where}.")
+        return
+    if not isinstance(term, list) or not term:
+        raise ConstraintsError(f"{where}: an expression is a non-empty list")
+    head = term[0]
+    if head in COMBINATORS:
+        if len(term) < 2:
+            raise ConstraintsError(f"{where}: {head!r} needs at least one term")
+        for index, part in enumerate(term[1:], 1):
+            check_expression(part, f"{where}[{index}]")
+        return
+    if not (isinstance(head, str) and len(head) > 1 and head.startswith("$") and len(term) == 3):
+        raise ConstraintsError(f'{where}: must be ["$property", operator, value], or start with "all" or "any"')
+    _check_operator(term[1], where)
+    if term[1] in ("in", "not in") and not (isinstance(term[2], dict) and isinstance(term[2].get("array"), list)):
+        raise ConstraintsError(f'{where}: {term[1]!r} needs {{"array": [...]}}')
+
+
+def _check_operator(operator: Any, where: str) -> None:
+    if operator not in OPERATORS:
+        raise ConstraintsError(f"{where!r}: unknown operator {operator!r}; use one of {', '.join(sorted(OPERATORS))}")
+
+
+def mentions(constraints: Constraints | None, key: str) -> bool:
+    """Whether the constraints speak of ``key`` at their top level (an object's key, an expression's
+    comparison or the comparisons of its outer ``all``)."""
+    if isinstance(constraints, dict):
+        return key in constraints
+    if isinstance(constraints, list) and constraints:
+        if constraints[0] == "all":
+            return any(mentions(term, key) for term in constraints[1:])
+        return constraints[0] == "$" + key
+    return False
+
+
+def with_conditions(constraints: Constraints | None, conditions: dict[str, list]) -> Constraints:
+    """The constraints and, all holding too, ``conditions`` (key → ``[op, value]``), in the constraints' form.
+    A condition replaces one on the same key of an object (the caller adds only keys the user's do not use)."""
+    if isinstance(constraints, list):
+        if not conditions:
+            return constraints
+        return ["all", constraints, *(predicate(key, op, value) for key, (op, value) in conditions.items())]
+    return {**(constraints or {}), **conditions}

@@ -19,6 +19,7 @@ from typing import Generator, Iterator, TypeVar
 from PIL import Image, UnidentifiedImageError
 
 from .connection import run_query
+from .constraints import Constraints, mentions, with_conditions
 from .target import StoredAnnotation, parse_annotations, read_annotations_commands
 
 PAGE_SIZE = 1000
@@ -53,10 +54,10 @@ class ImageRecord:
 class ImageSelection:
     """Which images a source storage takes, and what comes with them."""
 
-    constraints: dict | None = None
+    constraints: Constraints | None = None
     properties: tuple[str, ...] = ()
     with_regions: bool = True
-    region_constraints: dict | None = None
+    region_constraints: Constraints | None = None
     limit: int | None = None
     with_annotations: bool = False  # Label Studio annotations stored in ApertureDB (LS_annotation)
     created_after: int | None = None  # only images created after this transaction
@@ -66,16 +67,16 @@ class ImageSelection:
     def tracks_changes(self) -> bool:
         """Whether a later sync can ask only for what is new: not with a limit (which images fall under it
         depends on all of them), nor when the constraints already speak of ``_create_txn``."""
-        return self.limit is None and CREATED not in (self.constraints or {}) \
-            and CREATED not in (self.region_constraints or {})
+        return self.limit is None and not mentions(self.constraints, CREATED) \
+            and not mentions(self.region_constraints, CREATED)
 
-    def image_constraints(self) -> dict:
-        constraints = dict(self.constraints or {})
+    def image_constraints(self) -> Constraints:
+        conditions = {}
         if self.created_after is not None:
-            constraints[CREATED] = [">", self.created_after]
+            conditions[CREATED] = [">", self.created_after]
         if self.uniqueids is not None:
-            constraints["_uniqueid"] = ["in", list(self.uniqueids)]
-        return constraints
+            conditions["_uniqueid"] = ["in", list(self.uniqueids)]
+        return with_conditions(self.constraints, conditions)
 
 
 def _page_query(selection: ImageSelection, offset: int, size: int) -> list:
@@ -175,7 +176,7 @@ def count_images(connector, selection: ImageSelection, created_after: int) -> tu
     return answer[0]["FindImage"]["count"], answer[1]["FindImage"]["count"]
 
 
-def _with_constraints(command: dict, constraints: dict) -> dict:
+def _with_constraints(command: dict, constraints: Constraints) -> dict:
     return {**command, "constraints": constraints} if constraints else command
 
 
@@ -184,7 +185,7 @@ def images_with_new_regions(connector, selection: ImageSelection, created_after:
     ``created_after``, and the latest ``_create_txn`` among those regions."""
     if not selection.with_regions:
         return set(), created_after
-    constraints = {**(selection.region_constraints or {}), CREATED: [">", created_after]}
+    constraints = with_conditions(selection.region_constraints, {CREATED: [">", created_after]})
     commands = ("FindBoundingBox", "FindPolygon")
     answer, _ = run_query(connector, [
         {command: {"constraints": constraints, "uniqueids": True, "results": {"list": [ANNOTATION_ID, CREATED]}}}

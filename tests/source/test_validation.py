@@ -30,7 +30,9 @@ def bad_settings(address, tmp_path):
         "wrong password": ({"password": "wrong-password"}, "password", "refused the login"),
         "no password or token": ({"password": "", "token": ""}, "password", "password or a token"),
         "constraints not JSON": ({"constraints": "{split: train"}, "constraints", "not valid JSON"),
-        "constraints not an object": ({"constraints": "[1, 2]"}, "constraints", "JSON object"),
+        "constraints not an object": ({"constraints": "3"}, "constraints", "JSON object"),
+        "constraints a malformed expression": ({"constraints": '["all", ["$split", "~=", "train"]]'}, "constraints",
+                                               "unknown operator"),
         "constraints with an unknown operator": ({"constraints": {"split": ["~=", "train"]}}, "constraints", "unknown operator"),
         "bad prediction constraints": ({"pred_constraints": {"score": [">"]}}, "pred_constraints", "pairs"),
     }
@@ -38,7 +40,8 @@ def bad_settings(address, tmp_path):
 
 CASES = ["unreachable host", "unknown host", "TLS against a plain server", "CA that did not sign the server",
          "CA that is not PEM", "wrong password", "no password or token", "constraints not JSON",
-         "constraints not an object", "constraints with an unknown operator", "bad prediction constraints"]
+         "constraints not an object", "constraints a malformed expression", "constraints with an unknown operator",
+         "bad prediction constraints"]
 
 
 def assert_names_field(response, field: str, words: str) -> None:
