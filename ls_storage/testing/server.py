@@ -31,6 +31,15 @@ SIGNAL_CHECK_SECONDS = 0.2
 GC_YOUNG_THRESHOLD = 10_000  # allocations between collections of the youngest generation (Python: 700)
 
 
+class _Client:
+    """One client's connection; ``sock`` becomes the TLS socket once the connection is upgraded."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+
 class TestServer:
     """One ApertureDB-compatible server on ``host:port``, over TLS unless ``tls=False``."""
 
@@ -51,10 +60,10 @@ class TestServer:
         if self.certificates is not None:
             self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._context.load_cert_chain(self.certificates.certificate, self.certificates.key)
-        self._listener: socket.socket | None = None
-        self._clients: set[socket.socket] = set()
+        self._listeners: list[socket.socket] = []
+        self._accept_threads: list[threading.Thread] = []
+        self._clients: set[_Client] = set()
         self._clients_lock = threading.Lock()
-        self._accept_thread: threading.Thread | None = None
         self.answer_delay = 0.0
         self._failures_left = 0
         self._failure_lock = threading.Lock()
@@ -74,31 +83,42 @@ class TestServer:
 
     @property
     def running(self) -> bool:
-        return self._listener is not None
+        return bool(self._listeners)
 
     def start(self) -> "TestServer":
+        try:
+            self.port = self._listen(self.port, self._serve)
+        except OSError:
+            self.stop()
+            raise
+        return self
+
+    def _listen(self, port: int, serve) -> int:
+        """Accept connections on ``port`` (0: a free one), each served by ``serve`` in its own thread."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, self.port))
+        listener.bind((self.host, port))
         listener.listen(128)
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        self._accept_thread = threading.Thread(target=self._accept, args=(listener,), daemon=True,
-                                               name=f"adb-test-accept-{self.port}")
-        self._accept_thread.start()
-        return self
+        port = listener.getsockname()[1]
+        self._listeners.append(listener)
+        thread = threading.Thread(target=self._accept, args=(listener, serve), daemon=True,
+                                  name=f"adb-test-accept-{port}")
+        self._accept_threads.append(thread)
+        thread.start()
+        return port
 
     def stop(self) -> None:
         """Stop listening and close every connection; the data stays for a later ``start()``."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
             try:
                 listener.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             listener.close()
-        if self._accept_thread is not None:
-            self._accept_thread.join(timeout=5)
+        threads, self._accept_threads = self._accept_threads, []
+        for thread in threads:
+            thread.join(timeout=5)
         self.drop_connections()
 
     def restart(self) -> None:
@@ -118,7 +138,7 @@ class TestServer:
             clients = list(self._clients)
         for client in clients:
             try:
-                client.shutdown(socket.SHUT_RDWR)
+                client.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -138,55 +158,63 @@ class TestServer:
 
     # ---- serving ------------------------------------------------------------------------------
 
-    def _accept(self, listener: socket.socket) -> None:
+    def _accept(self, listener: socket.socket, serve) -> None:
         while True:
             try:
-                client, _ = listener.accept()
+                sock, _ = listener.accept()
             except OSError:
                 return
-            if self._listener is not listener:
-                client.close()
+            if listener not in self._listeners:
+                sock.close()
                 return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            client = _Client(sock)
+            with self._clients_lock:  # before stop() can drop connections, once it has joined this thread
+                self._clients.add(client)
+            threading.Thread(target=self._run, args=(client, serve), daemon=True).start()
 
-    def _serve(self, client: socket.socket) -> None:
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._clients_lock:
-            self._clients.add(client)
-        conn = client
+    def _run(self, client: _Client, serve) -> None:
         try:
-            version, protocol = wire.HELLO.unpack(wire.recv_frame(client))
-            offered = wire.PROTOCOL_TLS if self.tls else wire.PROTOCOL_TCP
-            if version != wire.PROTOCOL_VERSION:
-                wire.send_frame(client, wire.HELLO.pack(0, 0))
-                return
-            wire.send_frame(client, wire.HELLO.pack(wire.PROTOCOL_VERSION, offered))
-            if protocol != offered:
-                return
-            if self._context is not None:
-                conn = self._context.wrap_socket(client, server_side=True)
-                with self._clients_lock:
-                    self._clients.discard(client)
-                    self._clients.add(conn)
-            while True:
-                payload = wire.recv_frame(conn)
-                answer = self._answer(payload)
-                if self.answer_delay:
-                    time.sleep(self.answer_delay)
-                wire.send_frame(conn, answer)
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            serve(client)
         except (wire.ConnectionClosed, OSError, ssl.SSLError, ValueError) as error:
             logger.debug("connection closed: %s", error)
         finally:
             with self._clients_lock:
-                self._clients.discard(conn)
                 self._clients.discard(client)
             try:
-                conn.close()
+                client.sock.close()
             except OSError:
                 pass
 
-    def _answer(self, payload: bytes) -> bytes:
-        query_json, blobs, token = wire.decode_query(payload)
+    def _upgrade(self, client: _Client) -> None:
+        """TLS on the client's connection, when the server has it."""
+        if self._context is not None:
+            client.sock = self._context.wrap_socket(client.sock, server_side=True)
+
+    def _serve(self, client: _Client) -> None:
+        """ApertureDB's binary protocol: the hello, TLS, then a frame per query and per answer."""
+        version, protocol = wire.HELLO.unpack(wire.recv_frame(client.sock))
+        offered = wire.PROTOCOL_TLS if self.tls else wire.PROTOCOL_TCP
+        if version != wire.PROTOCOL_VERSION:
+            wire.send_frame(client.sock, wire.HELLO.pack(0, 0))
+            return
+        wire.send_frame(client.sock, wire.HELLO.pack(wire.PROTOCOL_VERSION, offered))
+        if protocol != offered:
+            return
+        self._upgrade(client)
+        while True:
+            query_json, blobs, token = wire.decode_query(wire.recv_frame(client.sock))
+            wire.send_frame(client.sock, wire.encode_answer(*self.answer_query(query_json, blobs, token)))
+
+    def answer_query(self, query_json: str | bytes, blobs: list[bytes], token: str) -> tuple[Any, list[bytes]]:
+        """The answer and blobs to one query, whichever protocol brought it: logins, the session check,
+        injected failures, then the engine; after ``delay_answers`` seconds."""
+        answer = self._answer(query_json, blobs, token)
+        if self.answer_delay:
+            time.sleep(self.answer_delay)
+        return answer
+
+    def _answer(self, query_json: str | bytes, blobs: list[bytes], token: str) -> tuple[Any, list[bytes]]:
         with self._count_lock:
             self.queries_answered += 1
         try:
@@ -195,22 +223,22 @@ class TestServer:
             query, invalid = None, error_answer(f"the query is not valid JSON: {error}")
         auth_answer = self._auth_answer(query)
         if auth_answer is not None:
-            return wire.encode_answer(auth_answer, [])
+            return auth_answer, []
         username = self.accounts.session_user(token)
         if username is None:
-            return wire.encode_answer(NOT_AUTHENTICATED, [])
+            return NOT_AUTHENTICATED, []
         with self._failure_lock:
             fail = self._failures_left > 0
             if fail:
                 self._failures_left -= 1
         if fail:
-            return wire.encode_answer({"status": -1, "info": "Injected failure (test server fault)"}, [])
+            return {"status": -1, "info": "Injected failure (test server fault)"}, []
         if invalid is not None:
-            return wire.encode_answer(invalid, [])
+            return invalid, []
         answer, out_blobs = self.engine.execute(query, blobs, read_only=username in self.accounts.read_only)
         if self.freeze_after_queries:
             gc.freeze()
-        return wire.encode_answer(answer, out_blobs)
+        return answer, out_blobs
 
     def _auth_answer(self, query: Any):
         """The answer to an ``Authenticate`` or ``RefreshToken`` query, None for any other query."""
