@@ -2,9 +2,9 @@
 CSV files read by the SDK's own loaders (``ImageDataCSV``, ``BBoxDataCSV``, ``PolygonDataCSV``) and run
 through ``ParallelLoader``. No Django; the connector may reach a test server or a real ApertureDB.
 
-Each image carries the COCO image entry's plain values (COCO's ``date_captured`` as a date), ``dataset``
+Each image carries the COCO image entry's plain values (its ``id``, ``file_name``, ...), ``dataset``
 (the tag given) and ``coco_image`` = ``"{dataset}:{COCO image id}"``; each box and polygon carries
-``coco_annotation`` = ``"{dataset}:{COCO annotation id}"``. Those keys are the loaders' ``constraint_``
+``dataset`` and ``coco_annotation`` = ``"{dataset}:{COCO annotation id}"``. Those keys are the loaders' ``constraint_``
 columns, so loading again adds nothing (the loaders index them first), and distinct tags keep datasets
 apart in a shared ApertureDB. ``BBoxDataCSV`` stores whole pixels (it applies ``int`` to each coordinate);
 polygons keep their float vertices.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,13 +47,12 @@ def write_csvs(folder: Path, csv_dir: Path, dataset: str) -> dict[str, Path]:
     rows: dict[str, list[dict]] = {"images": [], "boxes": [], "polygons": []}
     for path, props, regions in read_coco_folder(folder):
         image_key = f"{dataset}:{props.get('id', path.name)}"
-        if "date_captured" in props:  # the SDK's ``date:`` column prefix makes it a date
-            props["date:date_captured"] = datetime.datetime.fromisoformat(props.pop("date_captured")).isoformat()
         rows["images"].append({"filename": str(path.resolve()), **props, DATASET: dataset, IMAGE_KEY: image_key,
                                CONSTRAINT + IMAGE_KEY: image_key})
         for number, region in enumerate(regions):
             key = f"{dataset}:{region.annotation_id}" if region.annotation_id is not None else f"{image_key}#{number}"
-            region_columns = {REGION_KEY: key, CONSTRAINT + REGION_KEY: key, "_label": region.label}
+            region_columns = {DATASET: dataset, REGION_KEY: key, CONSTRAINT + REGION_KEY: key,
+                              "_label": region.label}
             if region.box is not None:
                 rows["boxes"].append({IMAGE_KEY: image_key, **dict(zip(("x_pos", "y_pos", "width", "height"),
                                                                        region.box)), **region_columns})
