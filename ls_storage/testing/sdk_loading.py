@@ -4,9 +4,9 @@ through ``ParallelLoader``. No Django; the connector may reach a test server or 
 
 Each image carries the COCO image entry's plain values (its ``id``, ``file_name``, ...), ``dataset``
 (the tag given) and ``coco_image`` = ``"{dataset}:{COCO image id}"``; each box and polygon carries
-``dataset`` and ``coco_annotation`` = ``"{dataset}:{COCO annotation id}"``. Those keys are the loaders' ``constraint_``
-columns, so loading again adds nothing (the loaders index them first), and distinct tags keep datasets
-apart in a shared ApertureDB. ``BBoxDataCSV`` stores whole pixels (it applies ``int`` to each coordinate);
+``dataset`` and ``coco_annotation`` = ``"{dataset}:{COCO annotation id}"``. Those keys are the loaders'
+``constraint_`` columns, so loading again adds nothing (the loaders index them first), and distinct tags
+keep datasets apart in a shared ApertureDB. ``BBoxDataCSV`` stores whole pixels (it applies ``int`` to each coordinate);
 polygons keep their float vertices.
 
     python -m ls_storage.testing.sdk_loading FOLDER [--dataset TAG] [--csv-dir DIR]
@@ -51,6 +51,7 @@ def write_csvs(folder: Path, csv_dir: Path, dataset: str) -> dict[str, Path]:
                                CONSTRAINT + IMAGE_KEY: image_key})
         for number, region in enumerate(regions):
             key = f"{dataset}:{region.annotation_id}" if region.annotation_id is not None else f"{image_key}#{number}"
+            # more than ``_label``: BBoxDataCSV sends ``_label`` as a property when it is a box's only one
             region_columns = {DATASET: dataset, REGION_KEY: key, CONSTRAINT + REGION_KEY: key,
                               "_label": region.label}
             if region.box is not None:

@@ -32,7 +32,8 @@ COCO = {
 def write_coco_set(folder):
     folder.mkdir()
     for entry in COCO["images"]:
-        Image.new("RGB", (entry["width"], entry["height"]), (entry["id"] * 40, 90, 160)).save(folder / entry["file_name"])
+        image = Image.new("RGB", (entry["width"], entry["height"]), (entry["id"] * 40, 90, 160))
+        image.save(folder / entry["file_name"])
     (folder / "coco.json").write_text(json.dumps(COCO))
     return folder
 
