@@ -1,8 +1,9 @@
 """Where tests find an ApertureDB: a real one named by the environment, or an in-process test server.
 
 ``APERTUREDB_HOST`` (with ``APERTUREDB_PORT``, ``APERTUREDB_USER``, ``APERTUREDB_PASSWORD`` or
-``APERTUREDB_TOKEN``, ``APERTUREDB_USE_SSL``, ``APERTUREDB_CA_CERT``, ``APERTUREDB_VERIFY_HOSTNAME``)
-points the tests at a real server; without it they start a :class:`TestServer` over TLS.
+``APERTUREDB_TOKEN``, ``APERTUREDB_USE_SSL``, ``APERTUREDB_CA_CERT``, ``APERTUREDB_VERIFY_HOSTNAME``,
+``APERTUREDB_USE_REST``) points the tests at a real server; without it they start a :class:`TestServer`
+over TLS.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ class ApertureDBAddress:
     ca_cert: str | None = None
     verify_hostname: bool = True
     server: TestServer | None = None
+    use_rest: bool = False  # ApertureDB's REST protocol (``port`` is then the REST port)
 
     def connector(self, **overrides):
+        """An ``aperturedb.Connector`` logging in to this address, or a ``ConnectorRest`` with ``use_rest``."""
         from aperturedb.Connector import Connector
 
         options = dict(
@@ -43,7 +46,17 @@ class ApertureDBAddress:
             retry_interval_seconds=0, retry_max_attempts=3,
         )
         options.update(overrides)
-        return Connector(**options)
+        return _rest_connector(**options) if self.use_rest else Connector(**options)
+
+
+def _rest_connector(user: str, authenticate: bool = True, **options):
+    """A ``ConnectorRest``, given through a ``Configuration`` the retry options its constructor does not take."""
+    from aperturedb.Configuration import Configuration
+    from aperturedb.ConnectorRest import ConnectorRest
+
+    connector = ConnectorRest(config=Configuration(username=user, name="ls_storage", use_rest=True, **options))
+    connector.should_authenticate = authenticate
+    return connector
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -55,27 +68,34 @@ def address_from_environment() -> ApertureDBAddress | None:
     host = os.environ.get("APERTUREDB_HOST")
     if not host:
         return None
+    use_ssl, use_rest = _flag("APERTUREDB_USE_SSL", True), _flag("APERTUREDB_USE_REST", False)
+    default_port = (443 if use_ssl else 80) if use_rest else 55555  # as the SDK's Configuration defaults
     return ApertureDBAddress(
         host=host,
-        port=int(os.environ.get("APERTUREDB_PORT", "55555")),
+        port=int(os.environ.get("APERTUREDB_PORT", default_port)),
         username=os.environ.get("APERTUREDB_USER", "admin"),
         password=os.environ.get("APERTUREDB_PASSWORD", ""),
         token=os.environ.get("APERTUREDB_TOKEN", ""),
-        use_ssl=_flag("APERTUREDB_USE_SSL", True),
+        use_ssl=use_ssl,
         ca_cert=os.environ.get("APERTUREDB_CA_CERT") or None,
         verify_hostname=_flag("APERTUREDB_VERIFY_HOSTNAME", True),
+        use_rest=use_rest,
     )
 
 
 @contextmanager
-def running_server(tls: bool = True, **options) -> Iterator[ApertureDBAddress]:
-    """Start a test server on a free port (over TLS with its own CA unless ``tls=False``)."""
+def running_server(tls: bool = True, rest: bool = False, **options) -> Iterator[ApertureDBAddress]:
+    """Start a test server on a free port (over TLS with its own CA unless ``tls=False``); with ``rest`` it
+    also serves ApertureDB's REST protocol on another free port, which the address then points to."""
+    if rest:
+        options.setdefault("rest_port", 0)
     with tempfile.TemporaryDirectory(prefix="adb-test-certs-") as cert_dir:
         server = TestServer(host="127.0.0.1", port=0, cert_dir=cert_dir if tls else None, tls=tls, **options)
         with server:
             yield ApertureDBAddress(
-                host="localhost" if tls else "127.0.0.1", port=server.port, username=server.username,
-                password=server.password, use_ssl=tls, ca_cert=server.ca_cert, server=server,
+                host="localhost" if tls else "127.0.0.1", port=server.rest_port if rest else server.port,
+                username=server.username, password=server.password, use_ssl=tls, ca_cert=server.ca_cert,
+                server=server, use_rest=rest,
             )
 
 

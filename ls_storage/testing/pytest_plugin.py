@@ -6,6 +6,8 @@
   tagged so that constraints select only this test's images.
 - ``aperturedb_test_server``: always a test server, for tests that inject faults; its ``server``
   attribute is the :class:`TestServer`.
+- ``aperturedb_rest_test_server``: always a test server over TLS that also serves ApertureDB's REST
+  protocol; the address is the REST port's (``use_rest``), so its ``connector()`` is a ``ConnectorRest``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ def aperturedb():
 @pytest.fixture
 def aperturedb_test_server():
     with running_server() as address:
+        yield address
+
+
+@pytest.fixture
+def aperturedb_rest_test_server():
+    with running_server(rest=True) as address:
         yield address
 
 

@@ -1,8 +1,10 @@
 """The ApertureDB test server: sockets, TLS and sessions in front of the query engine.
 
 Run it with ``python -m ls_storage.testing.server --port 55555 --cert-dir DIR`` or start it in-process
-with :class:`TestServer`. Tests can inject faults: stop and restart (data kept), drop every open
-connection, delay answers, fail the next N queries, refuse logins.
+with :class:`TestServer`. It speaks ApertureDB's binary protocol on ``port`` and, given ``rest_port``,
+its REST protocol (:mod:`.rest`) there, both in front of the same store, logins and faults. Tests can
+inject faults: stop and restart (data kept), drop every open connection, delay answers, fail the next N
+queries, refuse logins.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from . import wire
+from . import rest, wire
 from .auth import NOT_AUTHENTICATED, Accounts
 from .certificates import CertificatePaths, ensure_certificates
 from .commands import Engine, error_answer
@@ -41,17 +43,19 @@ class _Client:
 
 
 class TestServer:
-    """One ApertureDB-compatible server on ``host:port``, over TLS unless ``tls=False``."""
+    """One ApertureDB-compatible server on ``host:port``, over TLS unless ``tls=False``; with ``rest_port``
+    (0: a free one) it also answers ApertureDB's REST protocol there, over HTTPS unless ``tls=False``."""
 
     __test__ = False  # not a pytest test class
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, cert_dir: str | Path | None = None,
                  tls: bool = True, username: str = "admin", password: str = "admin",
                  tokens: tuple[str, ...] = (), engine: Engine | None = None,
-                 session_ttl: int = 3600, refresh_ttl: int = 86400):
+                 session_ttl: int = 3600, refresh_ttl: int = 86400, rest_port: int | None = None):
         if tls and cert_dir is None:
             raise ValueError("a TLS server needs cert_dir for its CA and certificate")
         self.host, self.port, self.tls = host, port, tls
+        self.rest_port = rest_port  # None: no REST; the port it listens on once started
         self.username, self.password = username, password
         self.certificates: CertificatePaths | None = ensure_certificates(cert_dir) if tls else None
         self.engine = engine or Engine()
@@ -88,6 +92,8 @@ class TestServer:
     def start(self) -> "TestServer":
         try:
             self.port = self._listen(self.port, self._serve)
+            if self.rest_port is not None:
+                self.rest_port = self._listen(self.rest_port, self._serve_rest)
         except OSError:
             self.stop()
             raise
@@ -206,6 +212,11 @@ class TestServer:
             query_json, blobs, token = wire.decode_query(wire.recv_frame(client.sock))
             wire.send_frame(client.sock, wire.encode_answer(*self.answer_query(query_json, blobs, token)))
 
+    def _serve_rest(self, client: _Client) -> None:
+        """ApertureDB's REST protocol: HTTPS (or plain HTTP), keep-alive, POST /api/."""
+        self._upgrade(client)
+        rest.serve_connection(client.sock, self.answer_query)
+
     def answer_query(self, query_json: str | bytes, blobs: list[bytes], token: str) -> tuple[Any, list[bytes]]:
         """The answer and blobs to one query, whichever protocol brought it: logins, the session check,
         injected failures, then the engine; after ``delay_answers`` seconds."""
@@ -261,7 +272,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=55555)
     parser.add_argument("--cert-dir", help="where the CA (ca.pem) and server certificate are made or reused")
-    parser.add_argument("--no-tls", action="store_true", help="serve plain TCP")
+    parser.add_argument("--no-tls", action="store_true", help="serve plain TCP (and plain HTTP for REST)")
+    parser.add_argument("--rest-port", type=int, help="also answer ApertureDB's REST protocol (POST /api/) on this port")
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password", default="admin")
     parser.add_argument("--token", action="append", default=[], help="an accepted API token (repeatable)")
@@ -274,7 +286,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--cert-dir is required unless --no-tls is given")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = TestServer(args.host, args.port, None if args.no_tls else args.cert_dir, tls=not args.no_tls,
-                        username=args.username, password=args.password, tokens=tuple(args.token))
+                        username=args.username, password=args.password, tokens=tuple(args.token),
+                        rest_port=args.rest_port)
     if args.seed:
         loaded = seed_folder(server.engine.store, Path(args.seed))
         logger.info("seeded %d images from %s", loaded, args.seed)
@@ -290,8 +303,11 @@ def main(argv: list[str] | None = None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     server.start()
-    logger.info("ApertureDB test server listening on %s:%d (%s)%s", server.host, server.port,
-                "TLS" if server.tls else "plain TCP", f", CA {server.ca_cert}" if server.tls else "")
+    logger.info("ApertureDB test server listening on %s:%d (%s)%s%s", server.host, server.port,
+                "TLS" if server.tls else "plain TCP",
+                "" if server.rest_port is None else
+                f", REST on {'https' if server.tls else 'http'}://{server.host}:{server.rest_port}{rest.API_PATH}",
+                f", CA {server.ca_cert}" if server.tls else "")
     # The kernel may hand the signal to any thread, and Python runs its handler only when the main thread next
     # runs: a main thread blocked for good in wait() would never see it, so it wakes up now and then.
     while not stop.wait(SIGNAL_CHECK_SECONDS):

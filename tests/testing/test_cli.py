@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from aperturedb.Connector import Connector
+from aperturedb.ConnectorRest import ConnectorRest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,6 +168,26 @@ def test_plain_tcp_server_seeded_from_a_coco_folder(tmp_path):
         }]
         assert answer[5]["FindPolygon"]["count"] == 0
         connector.close()
+        assert _stop(process) == 0
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["https", "http"])
+def test_rest_port_serves_the_same_store_over_rest(tmp_path, tls):
+    port, rest_port = _free_port(), _free_port()
+    tls_args = ["--cert-dir", str(tmp_path)] if tls else ["--no-tls"]
+    with cli_server("--port", str(port), "--rest-port", str(rest_port), *tls_args, "--synthetic", "4") as process:
+        scheme, host = ("https", "localhost") if tls else ("http", "127.0.0.1")
+        assert f"REST on {scheme}://127.0.0.1:{rest_port}/api/" in process.startup_log
+        options = dict(host=host, user="admin", password="admin", use_ssl=tls,
+                       ca_cert=str(tmp_path / "ca.pem") if tls else None)
+        over_rest = ConnectorRest(port=rest_port, **options)
+        assert _count(over_rest, "FindImage") == 4
+        answer, _ = over_rest.query([{"AddEntity": {"class": "Seen"}}])
+        assert answer == [{"AddEntity": {"status": 0}}]
+        answer, _ = Connector(port=port, retry_interval_seconds=0, **options).query(
+            [{"FindEntity": {"with_class": "Seen", "results": {"count": True}}}])
+        assert answer[0]["FindEntity"]["count"] == 1
+        over_rest.close()
         assert _stop(process) == 0
 
 
