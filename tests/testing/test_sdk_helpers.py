@@ -1,6 +1,7 @@
 """The SDK's own helpers (``aperturedb.Utils.Utils``) work unchanged against the test server.
 
-They empty the whole database, so they run on a test server of their own, never on a real ApertureDB.
+They empty the whole database, so they run on a test server of their own, never on a real ApertureDB; each
+over the binary protocol (``Connector``) and over REST (``ConnectorRest``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from aperturedb.Utils import Utils
 BUILT_IN_INDEXES = [("_Descriptor", "_create_txn"), ("_Descriptor", "_set_name"), ("_DescriptorSet", "_name")]
 
 
-@pytest.fixture(params=["tcp"])
+@pytest.fixture(params=["aperturedb_test_server", "aperturedb_rest_test_server"], ids=["tcp", "rest"])
 def utils(request):
-    """``Utils`` over a fresh test server, reached by the given protocol."""
-    server = request.getfixturevalue({"tcp": "aperturedb_test_server"}[request.param])
-    return Utils(server.connector())
+    """``Utils`` over a fresh test server, reached by either protocol."""
+    utils = Utils(request.getfixturevalue(request.param).connector())
+    assert (type(utils.client).__name__ == "ConnectorRest") == (request.param == "aperturedb_rest_test_server")
+    return utils
 
 
 def fill(utils, make_image) -> None:
