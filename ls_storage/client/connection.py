@@ -1,6 +1,9 @@
 """Connecting to ApertureDB with the real SDK, and turning its failures into errors that name a field.
 
-Knows nothing of Django: the storage models hand it a :class:`ConnectionSettings`.
+Knows nothing of Django: the storage models hand it a :class:`ConnectionSettings`, made from their fields or
+from a connection key (:func:`settings_from_key`). ApertureDB is reached over its binary TCP protocol
+(``aperturedb.Connector``) or its REST API (``aperturedb.ConnectorRest``, ``use_rest``); the errors name the
+same fields over both.
 """
 
 from __future__ import annotations
@@ -10,17 +13,24 @@ import os
 import re
 import socket
 import ssl
+import struct
 import tempfile
 import threading
 import weakref
 from dataclasses import dataclass, field
 
 os.environ.setdefault("ADB_LOG_FILE", "")  # the SDK would otherwise write error.<time>.log files
+import requests  # noqa: E402
+from aperturedb.Configuration import Configuration  # noqa: E402
 from aperturedb.Connector import Connector  # noqa: E402
+from aperturedb.ConnectorRest import ConnectorRest  # noqa: E402
 
 CONNECT_TIMEOUT = 5.0
+# How long a REST request may wait to connect (TLS included) and for its answer while the connection is being
+# opened (the login and the first query); then CONNECT_TIMEOUT to connect and as long as the query takes, as over TCP.
+OPEN_ANSWER_TIMEOUT = 5.0
 RETRY_INTERVAL = 0.2
-RETRY_ATTEMPTS = 3
+RETRY_ATTEMPTS = 3  # at least 2: ConnectorRest counts an answer to its last attempt as a failure
 
 
 class ApertureDBError(Exception):
@@ -35,22 +45,65 @@ class QueryFailed(ApertureDBError):
     """ApertureDB answered a query with an error status."""
 
 
+def default_port(use_rest: bool, use_ssl: bool) -> int:
+    """ApertureDB's port when none is given, as the SDK's keys and connectors take it: 55555 over TCP, 443 for
+    REST over HTTPS, 80 for REST over plain HTTP."""
+    return Configuration.config_default_port(use_rest, use_ssl)
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
+    """How to reach and log in to an ApertureDB; ``port=None`` is the transport's :func:`default_port`."""
+
     hostname: str
-    port: int = 55555
+    port: int | None = None
     username: str = ""
     password: str = field(default="", repr=False)
     token: str = field(default="", repr=False)
     use_ssl: bool = True
     ca_cert: str = field(default="", repr=False)  # PEM text
     verify_hostname: bool = True
+    use_rest: bool = False
+
+    def __post_init__(self) -> None:
+        if self.port is None:
+            object.__setattr__(self, "port", default_port(self.use_rest, self.use_ssl))
 
     def fingerprint(self) -> str:
         """Identifies these settings (secrets included) without revealing them, for connection caches."""
         text = "\0".join(str(v) for v in (self.hostname, self.port, self.username, self.password, self.token,
-                                          self.use_ssl, self.ca_cert, self.verify_hostname))
+                                          self.use_ssl, self.ca_cert, self.verify_hostname, self.use_rest))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+KEY_FIELDS = ("hostname", "port", "username", "password", "token", "use_ssl", "ca_cert", "verify_hostname", "use_rest")
+
+
+def settings_from_key(key: str) -> ConnectionSettings:
+    """The settings an ApertureDB connection key holds, decoded by the SDK's own ``Configuration.reinflate``
+    (key versions 1 and 2: host and port, TLS, REST, host name verification, the CA in version 2, a user and
+    password or an API token). A key that does not decode, or holds settings that cannot work, raises
+    :class:`ApertureDBError` naming ``connection_key``; no message quotes the key."""
+    try:
+        config = Configuration.reinflate(key.strip())
+    except Exception as error:  # noqa: BLE001 - the SDK raises bare Exception, ValueError, and whatever bad JSON causes
+        reason = str(error) if type(error) in (Exception, ValueError) else "it does not hold ApertureDB's settings"
+        raise ApertureDBError(f"The connection key cannot be read: {reason}.", "connection_key") from None
+    values = (config.host, config.username, config.password, config.token, config.ca_cert)
+    if not isinstance(config.host, str) or not all(v is None or isinstance(v, str) for v in values):
+        raise ApertureDBError("The connection key cannot be read: it does not hold ApertureDB's settings.",
+                              "connection_key")
+    settings = ConnectionSettings(
+        hostname=config.host, port=config.port, username=config.username or "", password=config.password or "",
+        token=config.token or "", use_ssl=config.use_ssl, ca_cert=config.ca_cert or "",
+        verify_hostname=config.verify_hostname, use_rest=config.use_rest,
+    )
+    try:
+        check_settings(settings)
+    except ApertureDBError as error:
+        raise ApertureDBError(f"The connection key holds settings that cannot work: {error}", "connection_key") \
+            from None
+    return settings
 
 
 def normalize_pem(text: str) -> str:
@@ -109,45 +162,169 @@ def _reach(settings: ConnectionSettings) -> None:
 
 
 def open_connector(settings: ConnectionSettings) -> Connector:
-    """A logged-in SDK connector; raises :class:`ApertureDBError` naming the field at fault."""
+    """A logged-in SDK connector (a ``ConnectorRest`` with ``use_rest``); raises :class:`ApertureDBError` naming
+    the field at fault."""
     check_settings(settings)
     _reach(settings)
-    connector = Connector(
-        host=settings.hostname, port=settings.port, user=settings.username, password=settings.password,
-        token=settings.token, use_ssl=settings.use_ssl, ca_cert=_ca_file(settings.ca_cert) if settings.ca_cert else None,
-        verify_hostname=settings.verify_hostname, retry_interval_seconds=RETRY_INTERVAL,
-        retry_max_attempts=RETRY_ATTEMPTS,
-    )
+    ca_file = _ca_file(settings.ca_cert) if settings.ca_cert else None
+    if settings.use_rest:
+        connector = _RestConnector(settings, ca_file)
+    else:
+        connector = Connector(
+            host=settings.hostname, port=settings.port, user=settings.username, password=settings.password,
+            token=settings.token, use_ssl=settings.use_ssl, ca_cert=ca_file, verify_hostname=settings.verify_hostname,
+            retry_interval_seconds=RETRY_INTERVAL, retry_max_attempts=RETRY_ATTEMPTS,
+        )
     logging_in = True
     try:
         connector.authenticate(connector.shared_data, settings.username, settings.password, settings.token)
         logging_in = False
         connector.query([{"GetStatus": {}}])
     except Exception as error:  # the SDK raises bare Exception / AssertionError for each of these
-        raise _explain(error, settings, logging_in) from None
+        failure = connector.failure if settings.use_rest else None
+        connector.close()
+        raise _explain(error, settings, logging_in, failure) from None
+    if settings.use_rest:
+        connector.opening = False
     return connector
 
 
-def _explain(error: BaseException, settings: ConnectionSettings, logging_in: bool) -> ApertureDBError:
+class _RestConnector(ConnectorRest):
+    """``ConnectorRest`` whose requests time out, and which keeps what went wrong while it opens: the SDK retries a
+    failed request, logs why, and then raises the same bare "Could not query ApertureDB" whatever the cause.
+
+    While ``opening`` (the login and the first query) a request waits at most OPEN_ANSWER_TIMEOUT for its answer,
+    ``failure`` holds the exception or the answer that was not ApertureDB's, and a retry meets that failure again
+    at once: a server that does not speak ApertureDB's REST API will not start to on a second try."""
+
+    def __init__(self, settings: ConnectionSettings, ca_file: str | None):
+        self.failure: requests.RequestException | requests.Response | None = None
+        self.opening = True
+        super().__init__(config=Configuration(
+            host=settings.hostname, port=settings.port, username=settings.username, password=settings.password,
+            name="ls_storage", use_ssl=settings.use_ssl, use_rest=True, retry_interval_seconds=RETRY_INTERVAL,
+            retry_max_attempts=RETRY_ATTEMPTS, token=settings.token, ca_cert=ca_file,
+            verify_hostname=settings.verify_hostname,
+        ))
+
+    def _init_session(self) -> None:
+        super()._init_session()
+        send = self.http_session.post
+
+        def post(url, **options):
+            if not self.opening:
+                return send(url, timeout=(CONNECT_TIMEOUT, None), **options)
+            if isinstance(self.failure, Exception):
+                raise self.failure
+            if self.failure is not None:
+                return self.failure
+            try:
+                response = send(url, timeout=OPEN_ANSWER_TIMEOUT, **options)
+            except requests.RequestException as error:
+                self.failure = error
+                raise
+            if not _is_rest_answer(response):
+                self.failure = response
+            return response
+
+        self.http_session.post = post
+
+
+def _is_rest_answer(response: requests.Response) -> bool:
+    """Whether an HTTP response is an answer of ApertureDB's REST API (``{"json": ..., "blobs": [...]}``)."""
+    if response.status_code != 200:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "json" in body and isinstance(body.get("blobs"), list)
+
+
+def _explain(error: BaseException, settings: ConnectionSettings, logging_in: bool,
+             rest_failure: requests.RequestException | requests.Response | None = None) -> ApertureDBError:
+    if rest_failure is not None:
+        return _explain_rest(rest_failure, settings)
     text = str(error)
     if "did not accept protocol" in text:
-        if settings.use_ssl:
-            return ApertureDBError("The server does not accept TLS here; turn off 'Use TLS'.", "use_ssl")
-        return ApertureDBError("The server requires TLS; turn on 'Use TLS'.", "use_ssl")
+        return _tls_mismatch(settings)
     if isinstance(error, AssertionError) and "Certificate verification failed" in text or isinstance(error, ssl.SSLError):
-        return ApertureDBError(
-            "The server's TLS certificate could not be verified: give the CA certificate that signed it, "
-            "or check the host name.", "ca_cert"
-        )
-    if "Could not query ApertureDB" in text:
-        return ApertureDBError(
-            f"ApertureDB at {settings.hostname}:{settings.port} closed the connection: check the port and TLS "
-            "settings.", "port"
-        )
+        return _unverified_certificate()
+    # The SDK gave up after its retries, or the server closed the connection instead of answering the hello.
+    if "Could not query ApertureDB" in text or isinstance(error, (TypeError, struct.error)):
+        return _not_aperturedb(settings, "closed the connection")
     if logging_in:  # the connection works, so the server refused the credentials
-        field_name = "token" if settings.token and not settings.password else "password"
-        return ApertureDBError(f"ApertureDB refused the login: {text.splitlines()[0]}", field_name)
+        return _login_refused(settings, text.splitlines()[0] if text else type(error).__name__)
     return ApertureDBError(f"ApertureDB failed: {text.splitlines()[0] if text else type(error).__name__}")
+
+
+def _explain_rest(failure: requests.RequestException | requests.Response, settings: ConnectionSettings
+                  ) -> ApertureDBError:
+    """What a REST request that got no answer from ApertureDB's REST API says about the settings."""
+    if isinstance(failure, requests.Response):
+        status = failure.status_code
+        if status in (401, 403):
+            return _login_refused(settings, f"HTTP {status}")
+        if status == 400 and not settings.use_ssl and "HTTPS" in failure.text:  # nginx's "plain HTTP ... HTTPS port"
+            return _tls_mismatch(settings)
+        return _not_aperturedb(settings, f"answered HTTP {status}" + (" with another body" if status == 200 else ""))
+    if isinstance(failure, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in str(failure):
+            return _unverified_certificate()
+        return _tls_mismatch(settings) if _answers_plain_http(settings) else _not_aperturedb(settings, "refused TLS")
+    if isinstance(failure, requests.Timeout):
+        return _not_aperturedb(settings, f"did not answer within {OPEN_ANSWER_TIMEOUT:g} s")
+    if not settings.use_ssl and _completes_tls_handshake(settings):
+        return _tls_mismatch(settings)
+    return _not_aperturedb(settings, "closed the connection")
+
+
+def _tls_mismatch(settings: ConnectionSettings) -> ApertureDBError:
+    if settings.use_ssl:
+        return ApertureDBError("The server does not accept TLS here; turn off 'Use TLS'.", "use_ssl")
+    return ApertureDBError("The server requires TLS; turn on 'Use TLS'.", "use_ssl")
+
+
+def _unverified_certificate() -> ApertureDBError:
+    return ApertureDBError(
+        "The server's TLS certificate could not be verified: give the CA certificate that signed it, "
+        "or check the host name.", "ca_cert"
+    )
+
+
+def _not_aperturedb(settings: ConnectionSettings, what_happened: str) -> ApertureDBError:
+    protocol = "REST API" if settings.use_rest else "protocol"
+    return ApertureDBError(
+        f"{settings.hostname}:{settings.port} {what_happened} instead of answering in ApertureDB's {protocol}: "
+        "check the port, and the TLS and REST settings.", "port"
+    )
+
+
+def _login_refused(settings: ConnectionSettings, reason: str) -> ApertureDBError:
+    field_name = "token" if settings.token and not settings.password else "password"
+    return ApertureDBError(f"ApertureDB refused the login: {reason}", field_name)
+
+
+def _answers_plain_http(settings: ConnectionSettings) -> bool:
+    """Whether host:port answers an HTTP request sent without TLS."""
+    try:
+        with socket.create_connection((settings.hostname, settings.port), timeout=CONNECT_TIMEOUT) as sock:
+            sock.sendall(f"HEAD /api/ HTTP/1.1\r\nHost: {settings.hostname}\r\nConnection: close\r\n\r\n".encode())
+            return sock.recv(5) == b"HTTP/"
+    except OSError:
+        return False
+
+
+def _completes_tls_handshake(settings: ConnectionSettings) -> bool:
+    """Whether host:port speaks TLS (the certificate is not checked: only the protocol is in question)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection((settings.hostname, settings.port), timeout=CONNECT_TIMEOUT) as sock:
+            with context.wrap_socket(sock, server_hostname=settings.hostname):
+                return True
+    except (OSError, ValueError):
+        return False
 
 
 def run_query(connector: Connector, query: list, blobs: list[bytes] | None = None) -> tuple[list, list[bytes]]:
