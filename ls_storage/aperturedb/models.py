@@ -70,6 +70,8 @@ def as_validation_error(error: ApertureDBError) -> ValidationError:
 
 
 class ApertureDBStorageMixin(models.Model):
+    """How to reach ApertureDB. A connection key given through the API fills these fields and is not kept."""
+
     hostname = models.TextField(_("hostname"), help_text="ApertureDB host name")
     port = models.PositiveIntegerField(_("port"), default=55555, help_text="ApertureDB port")
     username = models.TextField(_("username"), blank=True, default="", help_text="ApertureDB user")
@@ -83,12 +85,15 @@ class ApertureDBStorageMixin(models.Model):
     verify_hostname = models.BooleanField(
         _("verify hostname"), default=True, help_text="Verify the server certificate and its host name"
     )
+    use_rest = models.BooleanField(
+        _("use REST"), default=False, help_text="Connect through ApertureDB's REST API instead of its TCP protocol"
+    )
 
     def connection_settings(self) -> ConnectionSettings:
         return ConnectionSettings(
             hostname=self.hostname, port=self.port, username=self.username or "", password=self.password or "",
             token=self.token or "", use_ssl=self.use_ssl, ca_cert=self.ca_cert or "",
-            verify_hostname=self.verify_hostname,
+            verify_hostname=self.verify_hostname, use_rest=self.use_rest,
         )
 
     def connector(self):

@@ -8,15 +8,41 @@ from io_storages.serializers import ExportStorageSerializer, ImportStorageSerial
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from ls_storage.client.connection import (
+    KEY_FIELDS,
+    ApertureDBError,
+    ConnectionSettings,
+    default_port,
+    settings_from_key,
+)
 from ls_storage.client.constraints import ConstraintsError, parse_constraints
 
-from .models import ApertureDBExportStorage, ApertureDBImportStorage
+from .models import ApertureDBExportStorage, ApertureDBImportStorage, as_validation_error
 
 STORAGE_TYPE = os.path.basename(os.path.dirname(__file__))  # "aperturedb": the UI builds URLs from it
 SECRET_FIELDS = ("password", "token")
 
 
-class ApertureDBStorageSerializerMixin:
+class ApertureDBStorageSerializerMixin(serializers.Serializer):
+    """The connection fields of both storages.
+
+    - ``connection_key``: the key ApertureDB hands out. It fills every connection field (host, port, TLS, REST,
+      CA, host name check, user and password or token), winning over the same fields in the request; the storage
+      keeps those fields, not the key, and the answer shows them, secrets aside. A key that cannot be read is a
+      400 naming ``connection_key``; a connection the key's settings cannot make names the field at fault and
+      ``connection_key`` too.
+    - ``port``: absent or null means the transport's default (55555 over TCP, 443 for REST over TLS, 80 for REST
+      over plain HTTP). On an update that leaves it out, a stored port that was its transport's default follows
+      a change of transport; any other stored port stays.
+    """
+
+    type = serializers.ReadOnlyField(default=STORAGE_TYPE)
+    hostname = serializers.CharField(required=False, allow_blank=True)  # or from connection_key
+    port = serializers.IntegerField(required=False, allow_null=True)
+    password = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    token = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    connection_key = serializers.CharField(write_only=True, required=False, allow_blank=True)
+
     def to_representation(self, instance):
         result = super().to_representation(instance)
         for name in SECRET_FIELDS:
@@ -25,12 +51,26 @@ class ApertureDBStorageSerializerMixin:
 
     def validate(self, data):
         data = super().validate(data)
-        storage = self._storage_with(data)
-        storage.validate_connection()
+        from_key = None
+        if key := data.pop("connection_key", ""):
+            try:
+                from_key = settings_from_key(key)
+            except ApertureDBError as error:
+                raise as_validation_error(error) from None
+        storage = self._storage_with(data, from_key)
+        try:
+            storage.validate_connection()
+        except ValidationError as error:
+            if from_key is not None and isinstance(error.detail, dict):  # the key set the field at fault
+                messages = [message for name in KEY_FIELDS for message in error.detail.get(name, [])]
+                if messages:
+                    error.detail["connection_key"] = messages
+            raise
         return data
 
-    def _storage_with(self, data):
-        """The storage as it would be saved: stored values (secrets included) overlaid with the request's."""
+    def _storage_with(self, data, from_key: ConnectionSettings | None = None):
+        """The storage as it would be saved: stored values (secrets included) overlaid with the request's, then
+        with the connection key's. Completes ``data`` with the secrets, the key's fields and the port."""
         stored = self.instance
         if stored is None and "id" in getattr(self, "initial_data", {}):
             stored = self.Meta.model.objects.filter(id=self.initial_data["id"]).first()
@@ -43,9 +83,17 @@ class ApertureDBStorageSerializerMixin:
             if key in SECRET_FIELDS and not value and values.get(key):
                 continue  # an empty secret field in a form means "keep the stored one"
             values[key] = value
+        if from_key is not None:
+            data.update({name: getattr(from_key, name) for name in KEY_FIELDS})
+            values.update(data)
         for key in SECRET_FIELDS:
             data[key] = values.get(key) or ""
-        return self.Meta.model(**{k: v for k, v in values.items() if k in self._model_fields()})
+        storage = self.Meta.model(**{k: v for k, v in values.items() if k in self._model_fields()})
+        if data.get("port") is None:
+            if stored is None or stored.port == default_port(stored.use_rest, stored.use_ssl):
+                storage.port = default_port(storage.use_rest, storage.use_ssl)
+            data["port"] = storage.port
+        return storage
 
     def _model_fields(self):
         return {f.name for f in self.Meta.model._meta.concrete_fields} | {"project"}
@@ -59,9 +107,6 @@ def _constraints_field(value, field_name):
 
 
 class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, ImportStorageSerializer):
-    type = serializers.ReadOnlyField(default=STORAGE_TYPE)
-    password = serializers.CharField(write_only=True, required=False, allow_blank=True)
-    token = serializers.CharField(write_only=True, required=False, allow_blank=True)
     constraints = serializers.JSONField(required=False, allow_null=True)
     pred_constraints = serializers.JSONField(required=False, allow_null=True)
     properties = serializers.JSONField(required=False)
@@ -89,10 +134,6 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
 
 
 class ApertureDBExportStorageSerializer(ApertureDBStorageSerializerMixin, ExportStorageSerializer):
-    type = serializers.ReadOnlyField(default=STORAGE_TYPE)
-    password = serializers.CharField(write_only=True, required=False, allow_blank=True)
-    token = serializers.CharField(write_only=True, required=False, allow_blank=True)
-
     class Meta:
         model = ApertureDBExportStorage
         fields = "__all__"

@@ -120,7 +120,11 @@ def test_storage_type_is_listed_with_its_form(business_client):
     assert {"name": "aperturedb", "title": "ApertureDB"} in export_types
     fields = {f["name"]: f for row in form for f in row.get("fields", [])}
     assert fields["password"]["type"] == "password" and fields["token"]["type"] == "password"
-    assert fields["port"]["value"] == 55555 and "constraints" in fields
+    assert fields["connection_key"]["type"] == "password" and fields["use_rest"]["type"] == "toggle"
+    assert fields["use_rest"]["value"] is False and "constraints" in fields
+    # Left empty, host and port are not sent: the key gives them, or the port is the transport's default.
+    assert fields["port"].get("value") is None and fields["port"]["allowEmpty"] is False
+    assert not fields["hostname"].get("required") and fields["hostname"]["allowEmpty"] is False
 
 
 def test_a_ca_certificate_pasted_into_a_one_line_field_still_verifies_the_server(business_client, project,

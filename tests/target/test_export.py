@@ -7,7 +7,7 @@ import json
 import pytest
 from tasks.models import Task
 
-from storage_api import create_project, create_storage
+from storage_api import connection_key, create_project, create_storage
 from target_api import box, create_target, polygon, stored_annotation, sync, synced_tasks
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +50,19 @@ def test_a_submitted_annotation_is_written_with_every_region_and_value(
     assert json.loads(cat["note"]) == ["fluffy"]
     assert stored["polygons"]["p1"]["_vertices"] == [[[0.0, 0.0], [100.0, 0.0], [100.0, 50.0]]]
     assert len(stored["images"]) == 1
+
+
+def test_a_target_given_only_a_connection_key_writes_submitted_annotations(
+        business_client, project, aperturedb, aperturedb_images, django_capture_on_commit_callbacks):
+    (task_id,) = synced_tasks(business_client, aperturedb, aperturedb_images, project["id"])
+    created = business_client.post("/api/storages/export/aperturedb", content_type="application/json",
+                                   data={"project": project["id"], "connection_key": connection_key(aperturedb)})
+    assert created.status_code == 201, created.content
+    assert (created.json()["hostname"], created.json()["port"]) == (aperturedb.host, aperturedb.port)
+
+    annotation = annotate(business_client, task_id, [box("b1", 10, 20, 30, 40)], django_capture_on_commit_callbacks)
+
+    assert set(stored_annotation(aperturedb.connector(), annotation["id"])["boxes"]) == {"b1"}
 
 
 def test_resaving_updates_in_place_and_removes_dropped_regions(

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from services import free_port
+from storage_api import connection_key
 from target_api import stored_annotation
 
 
@@ -40,8 +41,9 @@ IMAGES = {
     "c.png": (320, 240, [((30, 30, 80, 60), "dog", {}), ((200, 100, 60, 80), "cat", {})], []),
 }
 SOURCE_FIELDS = {  # label -> how the field looks before the user touches it
-    "Storage Title": "", "ApertureDB Host": "", "Port": "55555", "User": "", "Password": "password",
-    "API Token": "password", "Use TLS": True, "Verify certificate and host name": True, "CA Certificate (PEM)": "",
+    "Storage Title": "", "Connection Key": "password", "ApertureDB Host": "", "Port": "", "Use REST API": False,
+    "User": "", "Password": "password", "API Token": "password", "Use TLS": True,
+    "Verify certificate and host name": True, "CA Certificate (PEM)": "",
     "Image Constraints (JSON)": "", "Image Properties Copied to Tasks": "",
     "Import boxes and polygons as predictions": True, "Box and Polygon Constraints (JSON)": "",
     "Maximum number of images (0 = all)": "0", "Remove unannotated tasks whose image is gone": False,
@@ -181,8 +183,8 @@ def test_2_source_storage_form_shows_aperturedb_fields(page, label_studio_server
             expect(field).to_have_attribute("type", "password")  # masked
         else:
             expect(field).to_have_value(default)
-    expect(modal.get_by_label("Port", exact=True)).to_have_value("55555")
-    for placeholder in ('{"split": ["==", "train"], "width": [">=", 640]}', "aperturedb.example.com"):
+    for placeholder in ('{"split": ["==", "train"], "width": [">=", 640]}', "aperturedb.example.com",
+                        "55555 (REST: 443)"):
         expect(modal.get_by_placeholder(placeholder)).to_be_visible()
 
     modal.locator("label", has_text="Image Constraints (JSON)").locator(".lsf-label-ls__tooltip").hover()
@@ -275,12 +277,14 @@ def test_4_add_and_sync_the_source_storage(page, label_studio_server, seeded, sc
 
 
 def test_5_add_a_target_storage_that_may_delete(page, adb_server, seeded, screenshot):
+    """With nothing but a connection key for the connection: the key fills host, port, TLS, CA and login."""
     from playwright.sync_api import expect
 
     needs("source")
     modal = open_storage_form(page, "Target")
     assert "ApertureDB" in journey["storage_types"]["Target"]
-    fill_connection(modal, adb_server, seeded, TARGET_TITLE)
+    modal.get_by_label("Storage Title", exact=True).fill(TARGET_TITLE)
+    modal.get_by_label("Connection Key", exact=True).fill(connection_key(adb_server))
     toggle = modal.get_by_label(CAN_DELETE, exact=True)
     assert not toggle.is_checked()  # off unless the user turns it on
     toggle.check()
@@ -294,6 +298,9 @@ def test_5_add_a_target_storage_that_may_delete(page, adb_server, seeded, screen
     assert info.value.status == 201, info.value.text()[:1000]
     target = info.value.json()
     assert target["type"] == "aperturedb" and target["can_delete_objects"] is True, target
+    assert (target["hostname"], target["port"], target["use_ssl"], target["use_rest"]) == \
+        (adb_server.host, adb_server.port, True, False), target
+    assert "connection_key" not in target and "password" not in target
     expect(modal).to_have_count(0)
     card = page.locator(".lsf-card").filter(has_text=TARGET_TITLE)
     expect(definition(card, "Type")).to_have_text("ApertureDB")
