@@ -12,7 +12,7 @@ STATUS = [{"GetStatus": {}}]
 def _settings(address) -> ConnectionSettings:
     return ConnectionSettings(address.host, address.port, address.username, address.password, address.token,
                               address.use_ssl, open(address.ca_cert).read() if address.ca_cert else "",
-                              address.verify_hostname)
+                              address.verify_hostname, address.use_rest)
 
 
 def _in_thread(function) -> None:

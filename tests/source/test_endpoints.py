@@ -9,7 +9,7 @@ from ls_storage.aperturedb.models import ApertureDBImportStorage
 from ls_storage.testing.fixtures import TaggedImages, running_server
 from tasks.models import Task
 
-from storage_api import create_storage, storage_body, sync
+from storage_api import connection_key, create_storage, storage_body, sync
 
 pytestmark = pytest.mark.django_db
 SECRET = "S3cret-do-not-log-7f2b9"
@@ -37,16 +37,23 @@ def test_deleting_the_storage_keeps_its_tasks(business_client, project, aperture
     assert Task.objects.filter(project_id=project["id"]).count() == 1
 
 
-def test_password_never_reaches_a_log_or_a_response(business_client, project, caplog):
+def test_password_and_connection_key_never_reach_a_log_or_a_response(business_client, project, caplog, transport):
     caplog.set_level(logging.DEBUG)
-    with running_server(password=SECRET) as address:
+    with running_server(password=SECRET, rest=transport == "rest") as address:
         images = TaggedImages(address)
         images.add("a.png", 10, 10)
         good = storage_body(address, project["id"], constraints=images.constraints)
         bad = {**good, "password": SECRET + "-wrong"}
+        keys = [connection_key(address, password=password) for password in (SECRET + "-wrong", SECRET)]
         responses = [
             business_client.post("/api/storages/aperturedb/validate", data=bad, content_type="application/json"),
             business_client.post("/api/storages/aperturedb/", data=bad, content_type="application/json"),
+            business_client.post("/api/storages/aperturedb/validate", data={**good, "connection_key": keys[0]},
+                                 content_type="application/json"),
+            business_client.post("/api/storages/aperturedb/validate", data={**good, "connection_key": keys[1][:-4]},
+                                 content_type="application/json"),  # cut short: cannot be read
+            business_client.post("/api/storages/aperturedb/", data={**good, "connection_key": keys[1]},
+                                 content_type="application/json"),
             created := business_client.post("/api/storages/aperturedb/", data=good, content_type="application/json"),
             business_client.post(f"/api/storages/aperturedb/{created.json()['id']}/sync"),
             business_client.get(f"/api/storages/aperturedb/?project={project['id']}"),
@@ -54,10 +61,11 @@ def test_password_never_reaches_a_log_or_a_response(business_client, project, ca
         address.server.stop()  # a failing sync logs its error
         failed = business_client.post(f"/api/storages/aperturedb/{created.json()['id']}/sync")
 
-    assert [r.status_code for r in responses] == [400, 400, 201, 200, 200]
-    for response in responses + [failed]:
-        assert SECRET not in response.content.decode()
-    assert caplog.records and not [r for r in caplog.records if SECRET in r.getMessage()]
+    assert [r.status_code for r in responses] == [400, 400, 400, 400, 201, 201, 200, 200]
+    for secret in (SECRET, *keys):
+        for response in responses + [failed]:
+            assert secret not in response.content.decode()
+        assert caplog.records and secret not in caplog.text
     stored = ApertureDBImportStorage.objects.get(id=created.json()["id"])
     assert SECRET not in (stored.traceback or "") and SECRET not in str(stored.meta)
 

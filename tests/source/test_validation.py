@@ -6,11 +6,19 @@ import socket
 
 import pytest
 from ls_storage.aperturedb.models import ApertureDBExportStorage, ApertureDBImportStorage
+from ls_storage.client import connection
 from ls_storage.testing.certificates import ensure_certificates
 
 from storage_api import storage_body
+from transports import other_port
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def short_answer_timeout(monkeypatch):
+    # A REST storage given the TCP port waits this long for an answer that never comes.
+    monkeypatch.setattr(connection, "OPEN_ANSWER_TIMEOUT", 2.0)
 
 
 def free_port() -> int:
@@ -24,6 +32,7 @@ def bad_settings(address, tmp_path):
     return {
         "unreachable host": ({"port": free_port()}, "hostname", "Cannot reach"),
         "unknown host": ({"hostname": "no-such-host.invalid"}, "hostname", "Cannot resolve"),
+        "the other transport's port": ({"port": other_port(address)}, "port", "check the port"),
         "TLS against a plain server": ({"use_ssl": not address.use_ssl}, "use_ssl", "TLS"),
         "CA that did not sign the server": ({"ca_cert": other_ca}, "ca_cert", "could not be verified"),
         "CA that is not PEM": ({"ca_cert": "not a certificate"}, "ca_cert", "PEM"),
@@ -38,10 +47,10 @@ def bad_settings(address, tmp_path):
     }
 
 
-CASES = ["unreachable host", "unknown host", "TLS against a plain server", "CA that did not sign the server",
-         "CA that is not PEM", "wrong password", "no password or token", "constraints not JSON",
-         "constraints not an object", "constraints a malformed expression", "constraints with an unknown operator",
-         "bad prediction constraints"]
+CASES = ["unreachable host", "unknown host", "the other transport's port", "TLS against a plain server",
+         "CA that did not sign the server", "CA that is not PEM", "wrong password", "no password or token",
+         "constraints not JSON", "constraints not an object", "constraints a malformed expression",
+         "constraints with an unknown operator", "bad prediction constraints"]
 
 
 def assert_names_field(response, field: str, words: str) -> None:

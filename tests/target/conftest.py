@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage_api import create_project
+from transports import aperturedb, aperturedb_test_server, transport  # noqa: F401 - over TCP and REST
 
 LABEL_CONFIG = """
 <View>
