@@ -13,6 +13,7 @@ import socket
 import struct
 
 import orjson
+from google.protobuf.message import DecodeError
 
 os.environ.setdefault("ADB_LOG_FILE", "")  # the SDK would otherwise write error.<time>.log files
 from aperturedb import queryMessage  # noqa: E402  (the SDK's own generated protobuf module)
@@ -22,6 +23,7 @@ HELLO = struct.Struct("@II")
 PROTOCOL_VERSION = 1
 PROTOCOL_TCP, PROTOCOL_TLS = 1, 2
 MAX_MESSAGE = 2048 * 2**20
+FIRST_ALLOCATION = 64 * 2**20  # a receive buffer's size at first; it doubles while more arrives
 
 
 class ConnectionClosed(Exception):
@@ -29,12 +31,16 @@ class ConnectionClosed(Exception):
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    # Into one buffer of the exact size: recv(n) of a TLS socket allocates n bytes for each record it returns.
-    buffer = bytearray(size)
-    view = memoryview(buffer)
+    # Into one buffer: recv(n) of a TLS socket allocates n bytes for each record it returns. The buffer grows as
+    # bytes arrive, not to what the length prefix announces: a stray client (an HTTP request on this port reads
+    # as a length of about 1 GB) must not make the server allocate it.
+    buffer = bytearray(min(size, FIRST_ALLOCATION))
     received = 0
     while received < size:
-        count = sock.recv_into(view[received:], size - received)
+        if received == len(buffer):
+            buffer.extend(bytes(min(len(buffer), size - received)))
+        with memoryview(buffer) as view, view[received:] as free:
+            count = sock.recv_into(free)
         if not count:
             raise ConnectionClosed()
         received += count
@@ -54,7 +60,10 @@ def send_frame(sock: socket.socket, payload: bytes) -> None:
 
 def decode_query(payload: bytes) -> tuple[str, list[bytes], str]:
     message = queryMessage.queryMessage()
-    queryMessage.ParseFromString(message, payload)
+    try:
+        queryMessage.ParseFromString(message, payload)
+    except DecodeError:
+        raise ConnectionClosed("the message is not an ApertureDB query") from None
     return message.json, list(message.blobs), message.token
 
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from ls_storage.testing import wire
 from ls_storage.testing.fixtures import running_server
 
 
@@ -121,3 +122,34 @@ def test_refused_login_while_refreshing_an_expired_session_fails_the_query(entit
             _numbers(connector, entity_class)
         address.server.refuse_logins(False)
         assert _numbers(connector, entity_class) == [1]
+
+
+def test_a_stray_request_on_the_tcp_port_costs_no_announced_allocation_and_is_dropped():
+    """An HTTP request on the binary port reads as a length prefix of about 1.4 GB ("POST"): the server must
+    not allocate that, and must drop the connection (not end its thread with a traceback) and serve on."""
+    import socket
+    import threading
+    import tracemalloc
+
+    failures = []
+    previous_hook = threading.excepthook
+    threading.excepthook = lambda args: failures.append(args.exc_value)
+    tracemalloc.start()
+    try:
+        with running_server(tls=False) as address:
+            with socket.create_connection((address.host, address.port)) as stray:
+                stray.sendall(b"POST /api/ HTTP/1.1\r\nHost: x\r\n\r\n")
+                time.sleep(0.3)
+            with socket.create_connection((address.host, address.port)) as garbage:
+                wire.send_frame(garbage, wire.HELLO.pack(wire.PROTOCOL_VERSION, wire.PROTOCOL_TCP))
+                assert wire.HELLO.unpack(wire.recv_frame(garbage)) == (wire.PROTOCOL_VERSION, wire.PROTOCOL_TCP)
+                wire.send_frame(garbage, b"\xff\xff\xff\xff")
+                garbage.settimeout(5)
+                assert garbage.recv(1) == b""  # the server closed it
+            _, peak = tracemalloc.get_traced_memory()
+            assert _add(address.connector(), "AfterStrays", 1) == [{"AddEntity": {"status": 0}}]
+    finally:
+        tracemalloc.stop()
+        threading.excepthook = previous_hook
+    assert peak < 200 * 2**20, f"{peak / 2**20:.0f} MiB allocated"
+    assert failures == []
