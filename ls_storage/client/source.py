@@ -27,6 +27,7 @@ WIDTH, HEIGHT = "adb_image_width", "adb_image_height"
 CREATED = "_create_txn"
 ANNOTATION_ID = "LS_annotation_id"  # on regions a target storage wrote: annotations, not predictions
 REGION_PROPERTIES = ["rotation", "score", "model_version", ANNOTATION_ID, CREATED]
+ALL_PROPERTIES = "*"  # as the only property name: every property the images have
 CONTENT_TYPES = [
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -101,6 +102,8 @@ def _page_query(selection: ImageSelection, offset: int, size: int) -> list:
 
 
 def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE_SIZE) -> Iterator[list[ImageRecord]]:
+    if ALL_PROPERTIES in selection.properties:
+        selection = replace(selection, properties=image_property_names(connector))
     offset = 0
     while selection.limit is None or offset < selection.limit:
         size = page_size if selection.limit is None else min(page_size, selection.limit - offset)
@@ -113,7 +116,7 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
                 uniqueid=entity["_uniqueid"],
                 width=entity.get(WIDTH),
                 height=entity.get(HEIGHT),
-                properties={name: entity.get(name) for name in selection.properties},
+                properties={name: task_value(entity.get(name)) for name in selection.properties},
                 created=entity.get(CREATED),
             )
             for entity in entities
@@ -157,6 +160,21 @@ def read_ahead(pages: Generator[Page, None, None]) -> Iterator[Page]:
 def _predicted(regions: list[dict]) -> list[dict]:
     """Regions that are not annotations written back by a target storage (those carry LS_annotation_id)."""
     return [region for region in regions if region.get(ANNOTATION_ID) is None]
+
+
+def image_property_names(connector) -> tuple[str, ...]:
+    """Every property that some image has, as ApertureDB's schema lists them (system properties aside)."""
+    answer, _ = run_query(connector, [{"GetSchema": {}}])
+    classes = (answer[0]["GetSchema"].get("entities") or {}).get("classes") or {}
+    properties = (classes.get("_Image") or {}).get("properties") or {}
+    return tuple(sorted(name for name in properties if not name.startswith("_")))
+
+
+def task_value(value):
+    """A property value as task data holds it: a date as its ISO 8601 text, numbers, booleans and text as they are."""
+    if isinstance(value, dict) and set(value) == {"_date"}:
+        return value["_date"]
+    return value
 
 
 def latest_created(stamps: list) -> int | None:
