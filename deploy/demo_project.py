@@ -44,7 +44,7 @@ def main(url: str, token: str) -> None:
         return
     project = call(url, token, "POST", "/api/projects/", {"title": "ApertureDB demo", "label_config": LABEL_CONFIG})
     source = call(url, token, "POST", "/api/storages/aperturedb/", {
-        "project": project["id"], "title": "ApertureDB images", "properties": ["file_name", "split"], **connection})
+        "project": project["id"], "title": "ApertureDB images", "properties": ["*"], **connection})
     synced = call(url, token, "POST", f"/api/storages/aperturedb/{source['id']}/sync")
     call(url, token, "POST", "/api/storages/export/aperturedb", {
         "project": project["id"], "title": "ApertureDB annotations", "can_delete_objects": True, **connection})

@@ -1,7 +1,9 @@
 """Sample images for the demo: coloured shapes on a plain background, with a COCO file describing them.
 
 Each shape has a box around it and, for triangles, a polygon on its corners, labelled with its kind,
-so that predictions synced from the test server visibly match the pictures.
+so that predictions synced from the test server visibly match the pictures. Each image carries typed
+metadata (``split``, ``camera``, ``weather``, ``date_captured``, ``temperature``) and belongs to one of two
+datasets, listed in the COCO file's ``datasets`` (see :func:`ls_storage.testing.seeding.coco_datasets`).
 """
 
 from __future__ import annotations
@@ -14,20 +16,29 @@ from PIL import Image, ImageDraw
 
 CATEGORIES = ["circle", "square", "triangle"]
 COLOURS = [(220, 60, 60), (60, 160, 80), (60, 90, 220), (230, 170, 40), (150, 70, 200)]
+CAMERAS = ["cam-north", "cam-south"]
+WEATHER = ["sunny", "cloudy", "rain"]
+DATASETS = ["batch-1", "batch-2"]
 
 
 def write_demo_images(folder: Path, count: int = 24, seed: int = 0) -> Path:
     """Write ``count`` PNG images and ``coco.json`` into ``folder``; returns the folder."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    coco = {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CATEGORIES)]}
+    coco = {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CATEGORIES)],
+            "datasets": [{"name": name, "image_ids": []} for name in DATASETS]}
     for index in range(count):
         width, height = rng.choice([(640, 480), (800, 600), (480, 640)])
         image = Image.new("RGB", (width, height), (245, 245, 240))
         draw = ImageDraw.Draw(image)
         file_name = f"shapes_{index:03d}.png"
-        coco["images"].append({"id": index + 1, "file_name": file_name, "width": width, "height": height,
-                               "split": "val" if index % 5 == 0 else "train"})
+        coco["images"].append({
+            "id": index + 1, "file_name": file_name, "width": width, "height": height,
+            "split": "val" if index % 5 == 0 else "train", "camera": CAMERAS[index % 2],
+            "weather": rng.choice(WEATHER), "temperature": round(rng.uniform(-5, 30), 1),
+            "date_captured": f"2024-05-{1 + index % 28:02d}T{8 + index % 10:02d}:30:00+00:00",
+        })
+        coco["datasets"][index * len(DATASETS) // count]["image_ids"].append(index + 1)
         for _ in range(rng.randint(1, 3)):
             kind = rng.randrange(len(CATEGORIES))
             size = rng.randint(60, 180)

@@ -7,7 +7,10 @@ Each image carries the COCO image entry's plain values (its ``id``, ``file_name`
 ``dataset`` and ``coco_annotation`` = ``"{dataset}:{COCO annotation id}"``. Those keys are the loaders'
 ``constraint_`` columns, so loading again adds nothing (the loaders index them first), and distinct tags
 keep datasets apart in a shared ApertureDB. ``BBoxDataCSV`` stores whole pixels (it applies ``int`` to each coordinate);
-polygons keep their float vertices.
+polygons keep their float vertices. COCO's ``date_captured`` becomes a date when every image has one (the SDK
+turns an empty date cell into ``{"_date": NaN}``, which is not JSON). The COCO file's ``datasets`` (see
+:func:`~ls_storage.testing.seeding.coco_datasets`) become ``Dataset`` entities named ``"{tag}/{name}"``
+(``EntityDataCSV``), connected to their images by ``DatasetImage`` connections (``ConnectionDataCSV``).
 
     python -m ls_storage.testing.sdk_loading FOLDER [--dataset TAG] [--csv-dir DIR]
 
@@ -22,10 +25,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .seeding import read_coco_folder
+from .seeding import coco_datasets, read_coco_folder
 
 DATASET, IMAGE_KEY, REGION_KEY = "dataset", "coco_image", "coco_annotation"
 CONSTRAINT = "constraint_"  # the SDK's CSV prefix of a column that becomes ``if_not_found``
+DATE = "date:"  # the SDK's CSV prefix of a date column
+DATE_CAPTURED = "date_captured"
+DATASET_CLASS, DATASET_LINK = "Dataset", "DatasetImage"
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,8 @@ class Loaded:
 
 def write_csvs(folder: Path, csv_dir: Path, dataset: str) -> dict[str, Path]:
     """Write the loaders' CSV files for the images and COCO annotations of ``folder``; kinds without rows
-    get no file. Returns ``{"images"|"boxes"|"polygons": path}`` in the order they must be loaded."""
+    get no file. Returns ``{"images"|"boxes"|"polygons"|"datasets"|"dataset_images": path}`` in the order they
+    must be loaded."""
     rows: dict[str, list[dict]] = {"images": [], "boxes": [], "polygons": []}
     for path, props, regions in read_coco_folder(folder):
         image_key = f"{dataset}:{props.get('id', path.name)}"
@@ -60,6 +67,19 @@ def write_csvs(folder: Path, csv_dir: Path, dataset: str) -> dict[str, Path]:
             if region.polygons:
                 rows["polygons"].append({IMAGE_KEY: image_key, **region_columns,
                                          "polygons": json.dumps(region.polygons)})
+    if rows["images"] and all(row.get(DATE_CAPTURED) for row in rows["images"]):
+        for row in rows["images"]:
+            row[DATE + DATE_CAPTURED] = row.pop(DATE_CAPTURED)
+    image_keys = {row.get("id"): row[IMAGE_KEY] for row in rows["images"]}
+    for name, image_ids in coco_datasets(folder).items():
+        entity = f"{dataset}/{name}"
+        rows.setdefault("datasets", []).append({"EntityClass": DATASET_CLASS, "name": entity, DATASET: dataset,
+                                                CONSTRAINT + "name": entity})
+        for image_id in image_ids:
+            link = f"{entity}:{image_keys[image_id]}"
+            rows.setdefault("dataset_images", []).append({
+                "ConnectionClass": DATASET_LINK, f"{DATASET_CLASS}@name": entity,
+                f"_Image@{IMAGE_KEY}": image_keys[image_id], "key": link, CONSTRAINT + "key": link})
     csv_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     for kind, kind_rows in rows.items():
@@ -76,11 +96,14 @@ def load_csvs(connector, files: dict[str, Path], batchsize: int = 16, numthreads
     """Ingest each CSV file with its SDK loader through ``ParallelLoader``, images first (boxes and polygons
     find their image by ``coco_image``). Raises ``RuntimeError`` when rows were neither added nor found."""
     from aperturedb.BBoxDataCSV import BBoxDataCSV
+    from aperturedb.ConnectionDataCSV import ConnectionDataCSV
+    from aperturedb.EntityDataCSV import EntityDataCSV
     from aperturedb.ImageDataCSV import ImageDataCSV
     from aperturedb.ParallelLoader import ParallelLoader
     from aperturedb.PolygonDataCSV import PolygonDataCSV
 
-    readers = {"images": ImageDataCSV, "boxes": BBoxDataCSV, "polygons": PolygonDataCSV}
+    readers = {"images": ImageDataCSV, "boxes": BBoxDataCSV, "polygons": PolygonDataCSV, "datasets": EntityDataCSV,
+               "dataset_images": ConnectionDataCSV}
     loaded = {}
     for kind, path in files.items():
         data = readers[kind](str(path))

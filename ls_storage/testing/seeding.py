@@ -95,6 +95,12 @@ def seed_folder(store: Store, folder: Path) -> int:
     return loaded
 
 
+def coco_datasets(folder: Path) -> dict[str, list]:
+    """The datasets of a folder's COCO file: its top-level ``datasets``, ``[{"name", "image_ids"}]`` — not part of
+    COCO; how the demo says which images belong to which dataset — as ``{name: [COCO image id, ...]}``."""
+    return {entry["name"]: list(entry.get("image_ids", [])) for entry in _coco_of(folder).get("datasets", [])}
+
+
 def _coco_of(folder: Path) -> dict:
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text())

@@ -53,10 +53,22 @@ def assert_loaded_by_the_sdk_loaders(state, aperturedb_port: int, output: str) -
     annotations = json.loads((state / "images" / "coco.json").read_text())["annotations"]
     boxes, polygons = len(annotations), sum("segmentation" in a for a in annotations)
     assert (f"Loaded with the SDK's loaders: 24 images (24 added, 0 already there), {boxes} boxes ({boxes} added, "
-            f"0 already there), {polygons} polygons ({polygons} added, 0 already there)") in output, output
+            f"0 already there), {polygons} polygons ({polygons} added, 0 already there), 2 datasets (2 added, "
+            "0 already there), 24 dataset_images (24 added, 0 already there)") in output, output
     utils = Utils(Connector(host="localhost", port=aperturedb_port, user="admin", password="admin",
                             ca_cert=str(state / "certs" / "ca.pem")))
     assert (utils.count_images(), utils.count_bboxes(), utils.count_entities("_Polygon")) == (24, boxes, polygons)
+    assert (utils.count_entities("Dataset"), utils.count_connections("DatasetImage")) == (2, 24)
+    # typed metadata: a date, a number, text; each image in one of the two datasets
+    answer, _ = utils.client.query([
+        {"FindEntity": {"_ref": 1, "with_class": "Dataset", "constraints": ["$name", "==", "demo/batch-1"]}},
+        {"FindImage": {"is_connected_to": {"ref": 1, "connection_class": "DatasetImage"}, "results": {
+            "list": ["date_captured", "temperature", "camera", "weather", "split"], "count": True}}},
+    ])
+    images = answer[1]["FindImage"]
+    assert images["count"] == 12
+    assert all(set(image["date_captured"]) == {"_date"} and isinstance(image["temperature"], float)
+               and image["camera"] in ("cam-north", "cam-south") for image in images["entities"])
     # ParallelLoader indexes the loaders' constraint columns before it loads
     assert {("_Image", "coco_image"), ("_BoundingBox", "coco_annotation"), ("_Polygon", "coco_annotation")} <= {
         (index["class"], index["property"]) for index in utils.get_indexes(target="entity")}
