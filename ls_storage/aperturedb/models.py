@@ -40,6 +40,7 @@ from ls_storage.conversion.annotations import (
     results_to_objects,
     value_property_names,
 )
+from ls_storage.conversion.predictions import MODEL_VERSION, SCORE, PredictionProperties
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ EXPORT_BATCH = 500  # annotations a target Sync reads, prepares and hands to its
 # Annotations a target Sync writes per transaction: a round trip each would cost ApertureDB and the network more
 # than the annotation's own commands; a transaction ApertureDB refuses is written again one annotation at a time.
 ANNOTATIONS_PER_TRANSACTION = 20
+LABEL_VERSION_LENGTH = 64
+PROPERTY_NAME_LENGTH = 255
 
 
 def image_uri(storage_id: int, uniqueid: str) -> str:
@@ -154,6 +157,18 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
         _("import annotations"), default=False,
         help_text="New tasks get the Label Studio annotations stored in ApertureDB for their image",
     )
+    annotations_label_version = models.CharField(
+        _("label version of imported annotations"), max_length=LABEL_VERSION_LENGTH, blank=True, default="",
+        help_text="Import only the annotations whose LS_label_version is this; all when empty",
+    )
+    version_property = models.CharField(
+        _("model version property"), max_length=PROPERTY_NAME_LENGTH, blank=True, default=MODEL_VERSION,
+        help_text="The box and polygon property a prediction takes its model version from",
+    )
+    score_property = models.CharField(
+        _("score property"), max_length=PROPERTY_NAME_LENGTH, blank=True, default=SCORE,
+        help_text="The box and polygon property a prediction takes its score from",
+    )
     recheck_images = models.BooleanField(
         _("re-check every image"), default=False,
         help_text="Every sync reads all images again, to notice changed properties and moved, relabelled or "
@@ -172,12 +187,17 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
             region_constraints=self.pred_constraints or None,
             limit=self.limit or None,
             with_annotations=self.import_annotations,
+            annotations_label_version=self.annotations_label_version or None,
+            prediction_properties=self.prediction_properties(),
         )
+
+    def prediction_properties(self) -> PredictionProperties:
+        return PredictionProperties(version=self.version_property or MODEL_VERSION, score=self.score_property or SCORE)
 
     def settings_fingerprint(self, *parts) -> str:
         """Changes with anything that decides what the tasks hold, so that a change forces a full sync."""
         settings = (self.hostname, self.port, self.constraints, self.pred_constraints, self.properties,
-                    self.predictions, self.limit, *parts)
+                    self.predictions, self.limit, self.prediction_properties(), *parts)
         return hashlib.sha256(repr(settings).encode()).hexdigest()
 
     def check_access(self, connector) -> None:
@@ -306,6 +326,10 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
     pending_deletions = models.JSONField(
         default=list, blank=True, help_text="Annotations deleted in Label Studio whose removal from ApertureDB failed"
     )
+    label_version = models.CharField(
+        _("label version"), max_length=LABEL_VERSION_LENGTH, blank=True, default="",
+        help_text="Written as LS_label_version on every annotation and region (e.g. 2.0.0); none when empty",
+    )
 
     def check_access(self, connector) -> None:
         probe_write(connector)
@@ -338,7 +362,7 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
         except ConversionError as error:
             raise ExportSkipped(f"annotation {annotation.id}: {error}") from None
         return AnnotationWrite(annotation.id, image_keys[annotation.task_id],
-                               annotation_properties(annotation, self.project.title), objects)
+                               annotation_properties(annotation, self.project.title), objects, self.label_version)
 
     def write(self, items: list[AnnotationWrite], value_properties: set[str]) -> None:
         write_annotations(self._connector_with_indexes(), items, value_properties)

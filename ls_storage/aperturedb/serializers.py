@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 
 from io_storages.serializers import ExportStorageSerializer, ImportStorageSerializer
 from rest_framework import serializers
@@ -16,8 +17,15 @@ from ls_storage.client.connection import (
     settings_from_key,
 )
 from ls_storage.client.constraints import ConstraintsError, parse_constraints
+from ls_storage.conversion.predictions import MODEL_VERSION, SCORE
 
-from .models import ApertureDBExportStorage, ApertureDBImportStorage, as_validation_error
+from .models import (
+    LABEL_VERSION_LENGTH,
+    PROPERTY_NAME_LENGTH,
+    ApertureDBExportStorage,
+    ApertureDBImportStorage,
+    as_validation_error,
+)
 
 STORAGE_TYPE = os.path.basename(os.path.dirname(__file__))  # "aperturedb": the UI builds URLs from it
 SECRET_FIELDS = ("password", "token")
@@ -106,10 +114,44 @@ def _constraints_field(value, field_name):
         raise ValidationError(f"{field_name}: {error}") from None
 
 
+def _text_setting(max_length: int, **options):
+    """An optional one-line text setting: null is empty, at most ``max_length`` characters, spaces around trimmed."""
+    return serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=max_length, **options)
+
+
+def _one_line(value, default: str = "") -> str:
+    """A text setting as stored: ``default`` when null or empty; a control character (a line break, a tab) is
+    refused, as ApertureDB would compare it with property values and names that never hold one."""
+    if not value:
+        return default
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise ValidationError("no control characters (line breaks, tabs) allowed")
+    return value
+
+
+def _region_property_name(value, default: str) -> str:
+    name = _one_line(value, default)
+    if name.startswith("_"):
+        raise ValidationError("names starting with '_' are ApertureDB system properties")
+    return name
+
+
 class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, ImportStorageSerializer):
     constraints = serializers.JSONField(required=False, allow_null=True)
     pred_constraints = serializers.JSONField(required=False, allow_null=True)
     properties = serializers.JSONField(required=False)
+    annotations_label_version = _text_setting(LABEL_VERSION_LENGTH)
+    version_property = _text_setting(PROPERTY_NAME_LENGTH)
+    score_property = _text_setting(PROPERTY_NAME_LENGTH)
+
+    def validate_annotations_label_version(self, value):
+        return _one_line(value)
+
+    def validate_version_property(self, value):
+        return _region_property_name(value, MODEL_VERSION)
+
+    def validate_score_property(self, value):
+        return _region_property_name(value, SCORE)
 
     def validate_constraints(self, value):
         return _constraints_field(value, "constraints")
@@ -134,6 +176,11 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
 
 
 class ApertureDBExportStorageSerializer(ApertureDBStorageSerializerMixin, ExportStorageSerializer):
+    label_version = _text_setting(LABEL_VERSION_LENGTH)
+
+    def validate_label_version(self, value):
+        return _one_line(value)
+
     class Meta:
         model = ApertureDBExportStorage
         fields = "__all__"

@@ -85,7 +85,8 @@ def image_task(storage, record: ImageRecord, targets: ImageTargets, skipped_labe
     data = {name: value for name, value in record.properties.items() if value is not None}
     data[targets.data_key] = image_uri(storage.id, record.uniqueid)
     conversion = (
-        image_predictions(record.boxes, record.polygons, record.width, record.height, targets)
+        image_predictions(record.boxes, record.polygons, record.width, record.height, targets,
+                          storage.prediction_properties())
         if storage.predictions else Conversion([], {})
     )
     skipped_labels.update(conversion.skipped_labels)
@@ -239,6 +240,8 @@ def _create_tasks(storage, project, items: list[ImageTask], run: int, counts: Sy
              total_predictions=len(item.predictions), is_labeled=False)
         for i, item in enumerate(items)
     ])
+    if hasattr(project, "summary"):  # the Data Manager's data columns; bulk inserts send no post_save signal
+        project.summary.update_data_columns(tasks)
     insert_objects(ApertureDBImportStorageLink, [
         ApertureDBImportStorageLink(task_id=task.id, key=item.key, storage=storage, digest=item.digest, sync_run=run)
         for task, item in zip(tasks, items)

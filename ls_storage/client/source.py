@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import io
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from typing import Generator, Iterator, TypeVar
 
 from PIL import Image, UnidentifiedImageError
+
+from ls_storage.conversion.predictions import PredictionProperties
 
 from .connection import run_query
 from .constraints import Constraints, mentions, with_conditions
@@ -63,6 +65,8 @@ class ImageSelection:
     with_annotations: bool = False  # Label Studio annotations stored in ApertureDB (LS_annotation)
     created_after: int | None = None  # only images created after this transaction
     uniqueids: tuple[str, ...] | None = None  # only these images
+    annotations_label_version: str | None = None  # only the annotations of this LS_label_version
+    prediction_properties: PredictionProperties = PredictionProperties()  # read from regions besides REGION_PROPERTIES
 
     @property
     def tracks_changes(self) -> bool:
@@ -91,13 +95,14 @@ def _page_query(selection: ImageSelection, offset: int, size: int) -> list:
     query: list = [{"FindImage": _with_constraints(find_image, selection.image_constraints())}]
     if selection.with_regions:
         common = {"image_ref": 1, "group_by_source": True, "labels": True, "uniqueids": True,
-                  "results": {"list": REGION_PROPERTIES}}
+                  "results": {"list": sorted({*REGION_PROPERTIES, *astuple(selection.prediction_properties)})}}
         if selection.region_constraints:
             common["constraints"] = selection.region_constraints
         query.append({"FindBoundingBox": {**common, "coordinates": True}})
         query.append({"FindPolygon": {**common, "vertices": True}})
     if selection.with_annotations:
-        query.extend(read_annotations_commands(image_ref=1, annotation_ref=2))
+        query.extend(read_annotations_commands(image_ref=1, annotation_ref=2,
+                                               label_version=selection.annotations_label_version))
     return query
 
 

@@ -16,6 +16,27 @@ property crosses the network once), and regions no longer in the annotation are 
 ``LS_annotation_id``, which every region we write carries; 17 commands for 5 boxes). If another writer
 added an annotation between the question and the write, the conditional adds change nothing of it and
 the annotation is rewritten in place, so concurrent saves of one annotation end in its final state.
+
+``LS_label_version`` (a target storage's *label version*, when it has one) is written on the annotation and
+on each of its regions, and removed from them when the storage has none.
+
+``LS_revision`` counts the writes of an annotation: 1 when :func:`write_annotations` adds it, one more each
+time a later call of it rewrites it (an annotator's re-save, the automatic export after an update, a
+target *Sync*), whichever writer and however many write at once. ApertureDB has no increment, and a
+revision computed by the client from one it read is lost when another writer commits in between; so the
+increment is a compare-and-set. The look-up that says which annotations are stored also reads their
+revisions; the write of a stored annotation carries ``UpdateEntity`` of ``LS_revision`` to read + 1
+constrained on ``LS_id`` and on ``LS_revision == read``, which ApertureDB evaluates inside the write's
+transaction: it matches (count 1) only if no other write committed since the read. The rest of the
+transaction rewrites the annotation whole either way (the rewrite is idempotent and the transaction
+atomic, so the annotation is never a mix of two versions); a write whose compare-and-set matched
+nothing (count 0), or whose conditional add found the annotation added meanwhile, reads the revision
+again and is sent again, until it counts. Each call so adds exactly one to the revision of each of its
+annotations, and the last transaction to touch an annotation is always one that counted. Not counted:
+the re-sends of a write that lost the race (they are the same write). Counted twice: a write whose
+transaction committed but whose answer was lost with the connection and that the caller sends again
+(a Sync then writes it anew). An annotation written before revisions existed carries none: its next
+write sets it to 1 without a condition (two such first writes at once count once).
 """
 
 from __future__ import annotations
@@ -33,6 +54,8 @@ IMAGE_LINK = "LS_annotation_image"
 REGION_LINK = "LS_annotation_region"
 PROBE_CLASS = "LS_storage_probe"
 ALREADY_THERE = 2  # the status of a conditional add that found its object
+REVISION, LABEL_VERSION = "LS_revision", "LS_label_version"
+MAX_ATTEMPTS = 100  # sends of one write that lost the race to other writers before giving up
 # (Delete command, class) of each region kind, and the indexes that keep conditional adds and deletes fast.
 REGION_COMMANDS = {
     BOX: ("DeleteBoundingBox", "_BoundingBox"),
@@ -73,20 +96,27 @@ class AnnotationWrite:
     image_uniqueid: str
     properties: dict
     objects: AnnotationObjects
+    label_version: str = ""  # LS_label_version of the annotation and its regions; none when empty
+
+
+NOT_STORED = object()  # the revision of an annotation ApertureDB does not hold
 
 
 def write_annotation_query(annotation: AnnotationWrite, value_properties: Iterable[str] = (),
-                           first_ref: int = 1, stored: bool = True) -> tuple[list, list[bytes]]:
+                           first_ref: int = 1, revision=None) -> tuple[list, list[bytes]]:
     """The commands that leave exactly this annotation in ApertureDB, with refs from ``first_ref`` on.
 
     ``value_properties``: every property name a value tag of the project can write, so that values
-    removed in Label Studio are removed too. ``stored``: whether ApertureDB holds the annotation already
-    (False: it is only added, which takes fewer commands).
+    removed in Label Studio are removed too. ``revision``: the ``LS_revision`` ApertureDB holds (None: the
+    annotation has none), or :data:`NOT_STORED` (it is only added, with revision 1, which takes fewer
+    commands). The third command of a stored annotation's write is the compare-and-set of its revision.
     """
     image_ref, annotation_ref = first_ref, first_ref + 1
     annotation_id, objects = annotation.annotation_id, annotation.objects
-    entity_properties = {**annotation.properties, **objects.properties, "LS_id": annotation_id}
-    managed = set(value_properties) | {"LS_values", "LS_other_results"}
+    labelled = {LABEL_VERSION: annotation.label_version} if annotation.label_version else {}
+    entity_properties = {**annotation.properties, **objects.properties, **labelled, "LS_id": annotation_id}
+    managed = set(value_properties) | {"LS_values", "LS_other_results", LABEL_VERSION}
+    stored = revision is not NOT_STORED
     find_image = {"FindImage": {"_ref": image_ref, "constraints": {"_uniqueid": ["==", annotation.image_uniqueid]},
                                 "unique": True, "results": {"count": True}}}
     add = {"_ref": annotation_ref, "class": ANNOTATION_CLASS, "if_not_found": {"LS_id": ["==", annotation_id]},
@@ -95,26 +125,37 @@ def write_annotation_query(annotation: AnnotationWrite, value_properties: Iterab
         query: list = [
             find_image,
             {"AddEntity": {**add, "properties": {"LS_id": annotation_id}}},
+            _revision_update(annotation_id, annotation_ref, revision),
             {"UpdateEntity": {"ref": annotation_ref, "properties": entity_properties,
                               "remove_props": sorted(managed - set(entity_properties))}},
         ]
         query += _region_deletes(annotation_id, [(region.kind, region.region_id) for region in objects.regions])
     else:
-        query = [find_image, {"AddEntity": {**add, "properties": entity_properties}}]
+        query = [find_image, {"AddEntity": {**add, "properties": {**entity_properties, REVISION: 1}}}]
     blobs: list[bytes] = []
     for ref, region in enumerate(objects.regions, start=annotation_ref + 1):
-        command, blob = _region_command(region, annotation_id, (image_ref, annotation_ref, ref), managed, stored)
+        command, blob = _region_command(region, annotation_id, (image_ref, annotation_ref, ref), managed, stored,
+                                        labelled)
         query.extend(command)
         blobs.extend(blob)
     return query, blobs
 
 
+def _revision_update(annotation_id: int, annotation_ref: int, revision: int | None) -> dict:
+    """The compare-and-set of a stored annotation's ``LS_revision`` (see the module's docstring)."""
+    if revision is None:  # written before revisions: its first revision, unconditionally
+        return {"UpdateEntity": {"ref": annotation_ref, "properties": {REVISION: 1}}}
+    return {"UpdateEntity": {"with_class": ANNOTATION_CLASS, "properties": {REVISION: revision + 1},
+                             "constraints": {"LS_id": ["==", annotation_id], REVISION: ["==", revision]}}}
+
+
 def _region_command(region: RegionObject, annotation_id: int, refs: tuple[int, int, int], managed: set,
-                    stored: bool) -> tuple[list, list[bytes]]:
+                    stored: bool, labelled: dict) -> tuple[list, list[bytes]]:
     """The commands that leave one region as it is now; ``refs``: its image's, its annotation's and its own;
-    ``stored``: whether its annotation is in ApertureDB already (False: the region is only added)."""
+    ``stored``: whether its annotation is in ApertureDB already (False: the region is only added);
+    ``labelled``: the label version it carries, if any."""
     image_ref, annotation_ref, ref = refs
-    properties = {**region.properties, "LS_annotation_id": annotation_id}
+    properties = {**region.properties, **labelled, "LS_annotation_id": annotation_id}
     identity = {"LS_id": region.region_id, "LS_annotation_id": annotation_id}
     label = {"label": region.label} if region.label is not None else {}
     if region.kind == BOX:
@@ -141,39 +182,51 @@ def _region_command(region: RegionObject, annotation_id: int, refs: tuple[int, i
     ], blobs
 
 
-def stored_annotation_ids(connector, annotation_ids: list[int]) -> set[int]:
-    """Which of these annotations ApertureDB holds (an indexed look-up)."""
+def stored_revisions(connector, annotation_ids: list[int]) -> dict[int, int | None]:
+    """The annotations ApertureDB holds, with their ``LS_revision`` (None: none), in an indexed look-up."""
     answer, _ = run_query(connector, [{"FindEntity": {
-        "with_class": ANNOTATION_CLASS, "constraints": {"LS_id": ["in", annotation_ids]}, "results": {"list": ["LS_id"]},
+        "with_class": ANNOTATION_CLASS, "constraints": {"LS_id": ["in", annotation_ids]},
+        "results": {"list": ["LS_id", REVISION]},
     }}])
-    return {entity["LS_id"] for entity in answer[0]["FindEntity"].get("entities") or []}
+    return {entity["LS_id"]: entity.get(REVISION) for entity in answer[0]["FindEntity"].get("entities") or []}
 
 
 def write_annotations(connector, annotations: list[AnnotationWrite], value_properties: Iterable[str] = ()) -> None:
-    """Write annotations in one transaction: each whole, one after the other, or, on any error, none.
+    """Write annotations in one transaction: each whole, one after the other, or, on any error, none; each
+    annotation's ``LS_revision`` one more (1 if new).
 
     One annotation per transaction is what an annotator's save sends; a Sync sends several, which
-    saves ApertureDB a round trip per annotation. Annotations another writer added since
-    :func:`stored_annotation_ids` answered are then rewritten in place, in a second transaction."""
-    stored = stored_annotation_ids(connector, [annotation.annotation_id for annotation in annotations])
-    answers = _write(connector, annotations, value_properties, stored)
-    raced = [annotation for annotation, answer in zip(annotations, answers)
-             if annotation.annotation_id not in stored and any(
-                 result.get("status") == ALREADY_THERE for command in answer for result in command.values())]
-    if raced:
-        _write(connector, raced, value_properties, {annotation.annotation_id for annotation in raced})
+    saves ApertureDB a round trip per annotation. Annotations another writer wrote since
+    :func:`stored_revisions` answered are sent again, with the revisions read anew, until each counted."""
+    pending = annotations
+    for _ in range(MAX_ATTEMPTS):
+        revisions = stored_revisions(connector, [annotation.annotation_id for annotation in pending])
+        answers = _write(connector, pending, value_properties, revisions)
+        pending = [annotation for annotation, answer in zip(pending, answers)
+                   if not _counted(answer, revisions.get(annotation.annotation_id, NOT_STORED))]
+        if not pending:
+            return
+    raise ApertureDBError(f"annotations {[a.annotation_id for a in pending]}: other writers kept changing them; "
+                          f"gave up after {MAX_ATTEMPTS} attempts")
+
+
+def _counted(answer: list, revision) -> bool:
+    """Whether a write (the answers to :func:`write_annotation_query`'s commands) added one to the revision."""
+    if revision is NOT_STORED:
+        return answer[1]["AddEntity"].get("status") != ALREADY_THERE  # added, not found added meanwhile
+    return answer[2]["UpdateEntity"].get("count") == 1
 
 
 def _write(connector, annotations: list[AnnotationWrite], value_properties: Iterable[str],
-           stored: set[int]) -> list[list]:
-    """One transaction writing ``annotations`` (those in ``stored`` in place); the answers of each."""
+           revisions: dict[int, int | None]) -> list[list]:
+    """One transaction writing ``annotations`` (those in ``revisions`` in place); the answers of each."""
     query: list = []
     blobs: list[bytes] = []
     spans = []
     first_ref = 1
     for annotation in annotations:
-        commands, annotation_blobs = write_annotation_query(annotation, value_properties, first_ref,
-                                                            annotation.annotation_id in stored)
+        commands, annotation_blobs = write_annotation_query(
+            annotation, value_properties, first_ref, revisions.get(annotation.annotation_id, NOT_STORED))
         spans.append((len(query), len(query) + len(commands)))
         query += commands
         blobs += annotation_blobs
@@ -215,13 +268,17 @@ _READ_REGIONS = [(BOX, "FindBoundingBox", {"coordinates": True, "labels": True})
                  (REGION, "FindEntity", {"with_class": REGION_CLASS})]
 
 
-def read_annotations_commands(image_ref: int, annotation_ref: int) -> list:
-    """Commands finding the annotations of the images in ``image_ref`` and their regions, grouped."""
-    commands = [{"FindEntity": {
+def read_annotations_commands(image_ref: int, annotation_ref: int, label_version: str | None = None) -> list:
+    """Commands finding the annotations of the images in ``image_ref`` and their regions, grouped;
+    ``label_version``: only the annotations of this ``LS_label_version``."""
+    find: dict = {
         "_ref": annotation_ref, "with_class": ANNOTATION_CLASS, "group_by_source": True,
         "is_connected_to": {"ref": image_ref, "connection_class": IMAGE_LINK, "direction": "out"},
         "results": {"all_properties": True},
-    }}]
+    }
+    if label_version is not None:
+        find["constraints"] = {LABEL_VERSION: ["==", label_version]}
+    commands = [{"FindEntity": find}]
     for _, find, extra in _READ_REGIONS:
         commands.append({find: {"is_connected_to": {"ref": annotation_ref, "connection_class": REGION_LINK,
                                                     "direction": "out"},

@@ -20,6 +20,14 @@ class LabelConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class PredictionProperties:
+    """The box and polygon properties a prediction takes its model version and score from."""
+
+    version: str = MODEL_VERSION
+    score: str = SCORE
+
+
+@dataclass(frozen=True)
 class ControlTag:
     """A labels control of the project (``RectangleLabels``, ``PolygonLabels``) and the image it labels."""
 
@@ -73,7 +81,8 @@ def _percent(value: float, whole: float) -> float:
     return value * 100.0 / whole
 
 
-def box_result(box: dict, width: float, height: float, tag: ControlTag, region_id: str) -> dict:
+def box_result(box: dict, width: float, height: float, tag: ControlTag, region_id: str,
+               score_property: str = SCORE) -> dict:
     """A ``rectanglelabels`` result from a FindBoundingBox entity (``_coordinates``, ``_label``, properties)."""
     rectangle = box["_coordinates"]
     value: dict[str, Any] = {
@@ -84,10 +93,11 @@ def box_result(box: dict, width: float, height: float, tag: ControlTag, region_i
         "rotation": float(box.get(ROTATION) or 0.0),
         "rectanglelabels": [box["_label"]],
     }
-    return _result(region_id, tag, value, width, height, box.get(SCORE))
+    return _result(region_id, tag, value, width, height, box.get(score_property))
 
 
-def polygon_results(polygon: dict, width: float, height: float, tag: ControlTag, region_id: str) -> list[dict]:
+def polygon_results(polygon: dict, width: float, height: float, tag: ControlTag, region_id: str,
+                    score_property: str = SCORE) -> list[dict]:
     """One ``polygonlabels`` result per ring of a FindPolygon entity (``_vertices``, ``_label``)."""
     results = []
     for index, ring in enumerate(polygon["_vertices"]):
@@ -97,7 +107,7 @@ def polygon_results(polygon: dict, width: float, height: float, tag: ControlTag,
             "polygonlabels": [polygon["_label"]],
         }
         suffix = "" if index == 0 else f"-{index}"
-        results.append(_result(region_id + suffix, tag, value, width, height, polygon.get(SCORE)))
+        results.append(_result(region_id + suffix, tag, value, width, height, polygon.get(score_property)))
     return results
 
 
@@ -124,8 +134,10 @@ class Conversion:
 
 
 def image_predictions(boxes: Iterable[dict], polygons: Iterable[dict], width: float, height: float,
-                      targets: ImageTargets) -> Conversion:
-    """The predictions of one image: one per ``model_version``, regions whose label the config lacks skipped.
+                      targets: ImageTargets, names: PredictionProperties = PredictionProperties()) -> Conversion:
+    """The predictions of one image: one per model version, regions whose label the config lacks skipped.
+
+    ``names``: the region properties holding the model version and the score.
 
     Region ids derive from the ApertureDB ``_uniqueid`` so that re-syncs give the same ids.
     """
@@ -141,12 +153,12 @@ def image_predictions(boxes: Iterable[dict], polygons: Iterable[dict], width: fl
 
     for box in boxes:
         if keep(box, targets.rectangles):
-            by_version.setdefault(_version(box), []).append(
-                box_result(box, width, height, targets.rectangles, _region_id(box)))
+            by_version.setdefault(_version(box, names.version), []).append(
+                box_result(box, width, height, targets.rectangles, _region_id(box), names.score))
     for polygon in polygons:
         if keep(polygon, targets.polygons):
-            by_version.setdefault(_version(polygon), []).extend(
-                polygon_results(polygon, width, height, targets.polygons, _region_id(polygon)))
+            by_version.setdefault(_version(polygon, names.version), []).extend(
+                polygon_results(polygon, width, height, targets.polygons, _region_id(polygon), names.score))
     predictions = []
     for version, results in by_version.items():
         scores = [r["score"] for r in results if "score" in r]
@@ -157,8 +169,8 @@ def image_predictions(boxes: Iterable[dict], polygons: Iterable[dict], width: fl
     return Conversion(predictions, skipped)
 
 
-def _version(region: dict) -> str:
-    version = region.get(MODEL_VERSION)
+def _version(region: dict, name: str = MODEL_VERSION) -> str:
+    version = region.get(name)
     return str(version) if version not in (None, "") else DEFAULT_MODEL_VERSION
 
 

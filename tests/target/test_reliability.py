@@ -98,32 +98,42 @@ def test_sixteen_threads_saving_the_same_annotations_leave_each_in_one_complete_
     images = TaggedImages(aperturedb)
     image = images.add("shared.png", 200, 100)
     annotation_ids = [10_000_000 + random.randrange(10**6) * 10 + i for i in range(4)]
-    errors = []
 
-    def save_many(thread: int) -> None:
-        connector = aperturedb.connector()
-        rng = random.Random(thread)
-        try:
-            for step in range(6):
-                # One annotation per transaction, as a save sends, or two, as a Sync sends several.
-                group = [annotation_ids[(thread + step + k) % len(annotation_ids)] for k in range(1 + step % 2)]
-                write_annotations(connector, [written(rng.randrange(1, 50), annotation_id, image)
-                                              for annotation_id in group])
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def save_many(thread: int, connector, rng: random.Random) -> None:
+        for step in range(6):
+            # One annotation per transaction, as a save sends, or two, as a Sync sends several.
+            group = [annotation_ids[(thread + step + k) % len(annotation_ids)] for k in range(1 + step % 2)]
+            write_annotations(connector, [written(rng.randrange(1, 50), annotation_id, image)
+                                          for annotation_id in group])
 
-    threads = [threading.Thread(target=save_many, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert in_threads(aperturedb, 16, save_many) == []
     connector = aperturedb.connector()
     for annotation_id in annotation_ids:
         stored = stored_annotation(connector, annotation_id)  # asserts a single entity
         assert stored is not None, annotation_id
         assert_holds_version(connector, annotation_id, stored["entity"]["LS_version"])
+
+
+def in_threads(aperturedb, count: int, work) -> list[Exception]:
+    """``work(thread, connector, rng)`` in ``count`` threads started together, each with its own connector and
+    random numbers; the errors they raised."""
+    errors = []
+    start = threading.Barrier(count)
+
+    def run(thread: int) -> None:
+        connector = aperturedb.connector()
+        start.wait()
+        try:
+            work(thread, connector, random.Random(thread))
+        except Exception as error:  # noqa: BLE001 - reported to the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
 
 
 def assert_holds_version(connector, annotation_id: int, number: int) -> None:
@@ -152,12 +162,23 @@ def test_an_annotation_added_by_another_writer_after_the_look_up_is_rewritten_in
     old, new = next((a, b) for a in range(1, 50) for b in range(1, 50)
                     if {r["id"] for r in version(a)} > {r["id"] for r in version(b)})
     write_annotations(connector, [written(old, annotation_id, image)])
-    # The look-up answered before the other writer's transaction: the annotation seemed new.
-    monkeypatch.setattr(target, "stored_annotation_ids", lambda connector, ids: set())
+    # The first look-up answered before the other writer's transaction: the annotation seemed new.
+    looked_up = first_look_up_answers(monkeypatch, {})
 
     write_annotations(connector, [written(new, annotation_id, image)])
 
     assert_holds_version(connector, annotation_id, new)
+    assert len(looked_up) == 2  # sent again once, with the revision read
+    assert stored_annotation(connector, annotation_id)["entity"]["LS_revision"] == 2
+
+
+def first_look_up_answers(monkeypatch, revisions: dict) -> list:
+    """The first look-up of stored annotations answers ``revisions``, the later ones ApertureDB; the look-ups made."""
+    looked_up = []
+    look_up = target.stored_revisions
+    monkeypatch.setattr(target, "stored_revisions", lambda connector, ids: look_up(connector, ids)
+                        if looked_up.append(ids) or len(looked_up) > 1 else revisions)
+    return looked_up
 
 
 def test_a_new_annotation_is_only_added_and_a_stored_one_rewritten_in_place(aperturedb):
@@ -174,8 +195,8 @@ def test_a_new_annotation_is_only_added_and_a_stored_one_rewritten_in_place(aper
     write_annotations(connector, [five_boxes])
 
     # The look-up, then: its image, the annotation and one add per box; then the same with an update each,
-    # and one delete per region kind.
-    assert sent == [1, 7, 1, 17]
+    # the compare-and-set of its revision and one delete per region kind.
+    assert sent == [1, 7, 1, 18]
     assert len(stored_annotation(connector, annotation_id)["boxes"]) == 5
 
 
@@ -196,3 +217,45 @@ def test_a_deletion_missed_while_aperturedb_was_down_happens_on_the_next_sync(
 
     assert stored_annotation(aperturedb_test_server.connector(), annotation_id) is None
     assert ApertureDBExportStorage.objects.get(id=target["id"]).pending_deletions == []
+
+
+WRITERS, WRITES = 16, 5
+
+
+def test_sixteen_concurrent_writers_count_every_write_of_an_annotation_exactly_once(aperturedb, monkeypatch):
+    """``LS_revision`` counts the calls of ``write_annotations`` that wrote the annotation: 16 threads writing one
+    annotation 5 times each leave revision 80 however their transactions interleave, and the annotation whole in
+    the version of one of them. Writes that lost a race (the annotation added, or its revision changed, since
+    their look-up) were sent again, and counted once."""
+    image = TaggedImages(aperturedb).add("revised.png", 200, 100)
+    annotation_id = 40_000_000 + random.randrange(10**6)
+    sends = []
+    send = target._write
+    monkeypatch.setattr(target, "_write", lambda *args: sends.append(len(args[1])) or send(*args))
+
+    def save_many(thread: int, connector, rng: random.Random) -> None:
+        for _ in range(WRITES):
+            write_annotations(connector, [written(rng.randrange(1, 50), annotation_id, image)])
+
+    assert in_threads(aperturedb, WRITERS, save_many) == []
+    connector = aperturedb.connector()
+    stored = stored_annotation(connector, annotation_id)
+    assert stored["entity"]["LS_revision"] == WRITERS * WRITES
+    assert_holds_version(connector, annotation_id, stored["entity"]["LS_version"])
+    assert len(sends) > WRITERS * WRITES  # races happened, and the writes that lost them were sent again
+
+
+def test_a_write_whose_revision_changed_since_its_look_up_is_sent_again_and_counted_once(aperturedb, monkeypatch):
+    image = TaggedImages(aperturedb).add("stale.png", 200, 100)
+    annotation_id = 50_000_000 + random.randrange(10**6)
+    connector = aperturedb.connector()
+    write_annotations(connector, [written(1, annotation_id, image)])
+    write_annotations(connector, [written(2, annotation_id, image)])
+    # The look-up answered before another writer's transaction: it read revision 1, ApertureDB holds 2.
+    looked_up = first_look_up_answers(monkeypatch, {annotation_id: 1})
+
+    write_annotations(connector, [written(3, annotation_id, image)])
+
+    assert len(looked_up) == 2
+    assert stored_annotation(connector, annotation_id)["entity"]["LS_revision"] == 3
+    assert_holds_version(connector, annotation_id, 3)
