@@ -12,9 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from ls_storage.client.connection import run_query
 from ls_storage.client.constraints import Constraints
-from ls_storage.client.source import PAGE_SIZE, ImageSelection, iter_image_pages, read_ahead
+from ls_storage.client.source import (PAGE_SIZE, ImageSelection, image_property_names, iter_image_pages, read_ahead,
+                                      task_value)
 from ls_storage.client.target import StoredAnnotation
 from ls_storage.conversion.annotations import BOX, POLYGON
 
@@ -27,7 +27,7 @@ class DumpSelection:
 
     constraints: Constraints | None = None  # on the images
     project_id: int | None = None  # only annotations with this LS_project_id
-    label_version: str | None = None  # only annotations whose LS_label_version reads as this text
+    label_version: str | None = None  # only annotations of this LS_label_version (ApertureDB selects them)
     include_source_regions: bool = False  # also boxes and polygons not written by Label Studio
     annotated_only: bool = False  # only images with a selected annotation (or a source region, when included)
     properties: tuple[str, ...] | None = None  # image properties to keep; None: every one
@@ -44,10 +44,7 @@ class DumpSelection:
         properties = annotation.properties
         if properties.get("LS_was_cancelled") is True:
             return False
-        if self.project_id is not None and properties.get("LS_project_id") != self.project_id:
-            return False
-        version = properties.get("LS_label_version")
-        return self.label_version is None or (version is not None and str(version) == self.label_version)
+        return self.project_id is None or properties.get("LS_project_id") == self.project_id
 
 
 @dataclass
@@ -100,28 +97,13 @@ class Tally:
     regions_skipped: Counter = field(default_factory=Counter)  # by Label Studio type (brush, keypoint, ...)
 
 
-def plain(value):
-    """A property value as JSON holds it plainly: a date as its ISO 8601 text."""
-    if isinstance(value, dict) and set(value) == {"_date"}:
-        return value["_date"]
-    return value
-
-
-def image_property_names(connector) -> tuple[str, ...]:
-    """Every property some image has, as ApertureDB's schema lists them (system properties aside)."""
-    answer, _ = run_query(connector, [{"GetSchema": {"type": "entities"}}])
-    classes = (answer[0]["GetSchema"].get("entities") or {}).get("classes") or {}
-    return tuple(sorted(name for name in (classes.get("_Image") or {}).get("properties") or {}
-                        if not name.startswith("_")))
-
-
 def read_images(connector, selection: DumpSelection, tally: Tally, page_size: int = PAGE_SIZE
                 ) -> Iterator[DumpedImage]:
     properties = selection.properties if selection.properties is not None else image_property_names(connector)
     wanted = tuple(sorted({*properties, selection.file_name_property}))
     pages = iter_image_pages(connector, ImageSelection(
         constraints=selection.constraints, properties=wanted, with_regions=selection.include_source_regions,
-        with_annotations=True, limit=selection.limit), page_size)
+        with_annotations=True, annotations_label_version=selection.label_version, limit=selection.limit), page_size)
     for page in read_ahead(pages):
         for record in page:
             if record.error is not None:
@@ -131,7 +113,7 @@ def read_images(connector, selection: DumpSelection, tally: Tally, page_size: in
             image = DumpedImage(
                 uniqueid=record.uniqueid, file_name=name if isinstance(name, str) and name else record.uniqueid,
                 width=record.width, height=record.height,
-                properties={key: plain(value) for key, value in record.properties.items()
+                properties={key: task_value(value) for key, value in record.properties.items()
                             if key in properties and value is not None})
             for annotation in record.annotations:
                 if selection.takes(annotation):
@@ -147,7 +129,7 @@ def _annotator(annotation: StoredAnnotation) -> Annotator:
     p = annotation.properties
     version = p.get("LS_label_version")
     return Annotator(annotation_id=p.get("LS_id"), project_id=p.get("LS_project_id"), user=p.get("LS_completed_by"),
-                     created_at=plain(p.get("LS_created_at")), updated_at=plain(p.get("LS_updated_at")),
+                     created_at=task_value(p.get("LS_created_at")), updated_at=task_value(p.get("LS_updated_at")),
                      label_version=None if version is None else str(version))
 
 

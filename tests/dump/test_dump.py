@@ -35,12 +35,12 @@ KEYPOINT = {"id": "k1", "from_name": "point", "to_name": "photo", "type": "keypo
             "value": {"x": 5, "y": 5, "width": 1, "keypointlabels": ["nose"]}}
 
 
-def annotate(connector, annotation_id, image, result, project_id=7, user="ann@example.com", **extra):
+def annotate(connector, annotation_id, image, result, project_id=7, user="ann@example.com", label_version="", **extra):
     properties = {"LS_project_id": project_id, "LS_task_id": annotation_id * 10, "LS_completed_by": user,
                   "LS_created_at": {"_date": CREATED}, "LS_updated_at": {"_date": UPDATED},
                   "LS_was_cancelled": False, "LS_ground_truth": False, **extra}
     write_annotations(connector, [AnnotationWrite(annotation_id, image, properties,
-                                                  results_to_objects(result, WIDTH, HEIGHT))])
+                                                  results_to_objects(result, WIDTH, HEIGHT), label_version)])
 
 
 def pixels(x, y, w, h):
@@ -79,9 +79,9 @@ def annotated(aperturedb, aperturedb_images):
     annotate(connector, 101, first, [box("b1", 10, 20, 30, 40, labels=("cat", "dog"), rotation=33.5),
                                      box("b2", 1.5, 2.25, 10.125, 20.0625), KEYPOINT,
                                      polygon("p1", [[0, 0], [50, 0], [50, 50], [10, 40]])],
-             LS_label_version="v2")
+             label_version="v2")
     annotate(connector, 102, second, [box("b3", 50, 50, 10, 10, labels=("dog",))], project_id=8,
-             user="other@example.com", LS_label_version="v1")
+             user="other@example.com", label_version="v1")
     annotate(connector, 103, third, [box("b4", 1, 1, 1, 1)], LS_was_cancelled=True)
     return {"images": images, "first": first, "second": second, "third": third}
 
