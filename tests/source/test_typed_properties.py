@@ -38,6 +38,18 @@ def test_every_property_with_its_type_when_properties_is_a_star(business_client,
     assert not any(name.startswith("_") for name in a)
 
 
+def test_the_properties_become_the_data_managers_data_columns(business_client, project, aperturedb, images):
+    """Label Studio lists a project's data columns from its summary, which a bulk sync must keep up to date."""
+    images.add("a.png", 10, 10, count=1, camera="left")
+    images.add("b.png", 10, 10, count=2)
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints,
+                             properties="*")
+    sync(business_client, storage["id"])
+    columns = business_client.get(f"/api/dm/columns/?project={project['id']}").json()["columns"]
+    data_columns = {column["id"] for column in columns if column.get("parent") == "data"}
+    assert {"count", "camera", "name", "ls_test"} <= data_columns
+
+
 def test_a_listed_date_property_becomes_iso_text(business_client, project, aperturedb, images):
     images.add("a.png", 10, 10, taken={"_date": "2023-01-02T03:04:05+00:00"})
     storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints,
