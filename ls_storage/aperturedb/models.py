@@ -330,6 +330,11 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
         _("label version"), max_length=LABEL_VERSION_LENGTH, blank=True, default="",
         help_text="Written as LS_label_version on every annotation and region (e.g. 2.0.0); none when empty",
     )
+    image_properties = models.JSONField(
+        _("image properties"), default=dict, blank=True,
+        help_text="{from_name: property}: the image-level Choices, Number, Rating or TextArea value of a task's "
+                  "latest annotation, written onto its image as that property",
+    )
 
     def check_access(self, connector) -> None:
         probe_write(connector)

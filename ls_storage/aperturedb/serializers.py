@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import unicodedata
 
@@ -17,6 +18,7 @@ from ls_storage.client.connection import (
     settings_from_key,
 )
 from ls_storage.client.constraints import ConstraintsError, parse_constraints
+from ls_storage.client.target import IMAGE_PROPERTY_TYPES
 from ls_storage.conversion.predictions import MODEL_VERSION, SCORE
 
 from .models import (
@@ -177,9 +179,43 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
 
 class ApertureDBExportStorageSerializer(ApertureDBStorageSerializerMixin, ExportStorageSerializer):
     label_version = _text_setting(LABEL_VERSION_LENGTH)
+    image_properties = serializers.JSONField(required=False, allow_null=True)
 
     def validate_label_version(self, value):
         return _one_line(value)
+
+    def validate_image_properties(self, value):
+        """``{from_name: property}``; null or empty is none. A form's text field sends the object as JSON text."""
+        if value in (None, ""):
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValidationError('give a JSON object {"from_name": "property"}') from None
+        if not isinstance(value, dict) or not all(isinstance(key, str) and key and isinstance(name, str) and name
+                                                  for key, name in value.items()):
+            raise ValidationError('give a JSON object {"from_name": "property"} of non-empty names')
+        for name in value.values():
+            _region_property_name(name, "")
+            if len(name) > PROPERTY_NAME_LENGTH:
+                raise ValidationError(f"property names have at most {PROPERTY_NAME_LENGTH} characters")
+        written_twice = sorted({name for name in value.values() if list(value.values()).count(name) > 1})
+        if written_twice:
+            raise ValidationError(f"each property from one control: {', '.join(written_twice)} is given twice")
+        return value
+
+    def validate(self, data):
+        """Image properties name image-level controls of the project's label config (checked before connecting)."""
+        project = data.get("project") or getattr(self.instance, "project", None)
+        if data.get("image_properties") and project is not None:
+            controls = project.get_parsed_config()
+            unknown = sorted(name for name in data["image_properties"]
+                             if (controls.get(name) or {}).get("type", "").lower() not in IMAGE_PROPERTY_TYPES)
+            if unknown:
+                raise ValidationError({"image_properties": [
+                    f"{', '.join(unknown)}: the label config has no Choices, Number, Rating or TextArea of this name"]})
+        return super().validate(data)
 
     class Meta:
         model = ApertureDBExportStorage

@@ -55,6 +55,8 @@ REGION_LINK = "LS_annotation_region"
 PROBE_CLASS = "LS_storage_probe"
 ALREADY_THERE = 2  # the status of a conditional add that found its object
 REVISION, LABEL_VERSION = "LS_revision", "LS_label_version"
+# Control tags whose image-level value a target can write onto the image (its ``image_properties``).
+IMAGE_PROPERTY_TYPES = frozenset({"choices", "number", "rating", "textarea"})
 MAX_ATTEMPTS = 100  # sends of one write that lost the race to other writers before giving up
 # (Delete command, class) of each region kind, and the indexes that keep conditional adds and deletes fast.
 REGION_COMMANDS = {
