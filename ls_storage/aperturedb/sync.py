@@ -32,6 +32,7 @@ from ls_storage.client.source import (
     ImageRecord,
     ImageSelection,
     count_images,
+    images_newly_connected,
     images_with_new_regions,
     iter_image_pages,
     latest_created,
@@ -161,18 +162,25 @@ def _sync_changes(storage, selection: ImageSelection, previous: dict | None, fin
     connector = storage.connector()
     since = previous["created"]
     total, added = count_images(connector, selection, since)
-    if total != previous["images"] + added:
+    connected, connected_created = images_newly_connected(connector, selection, since)
+    if total != previous["images"] + added + len(connected):
         return None
     gained, created = images_with_new_regions(connector, selection, since)
     gained = sorted(gained)
+    connected = sorted(connected)
+    for start in range(0, len(connected), PAGE_SIZE):  # older images newly in a selected dataset: new tasks
+        again = _sync_pages(storage, replace(selection, uniqueids=tuple(connected[start:start + PAGE_SIZE])), targets,
+                            counts)
+        created = latest_created([created, again.created])
     for start in range(0, len(gained), PAGE_SIZE):  # images with tasks read again; new ones come next
         chunk = storage.links.filter(key__in=gained[start:start + PAGE_SIZE]).values_list("key", flat=True)
         if chunk:
             again = _sync_pages(storage, replace(selection, uniqueids=tuple(chunk)), targets, counts)
             created = latest_created([created, again.created])
     seen = _sync_pages(storage, replace(selection, created_after=since), targets, counts)
-    created = latest_created([since, created, seen.created])
-    counts.unchanged = total - added - counts.updated  # the images read again, and those not read at all
+    created = latest_created([since, created, seen.created, connected_created])
+    # the images read again, and those not read at all
+    counts.unchanged = total - added - len(connected) - counts.updated
     # Images created while this sync ran may be missing from the counts: then the next sync reads everything.
     return Seen(total, created if seen.images == added else None)
 

@@ -86,6 +86,43 @@ def _check_operator(operator: Any, where: str) -> None:
         raise ConstraintsError(f"{where!r}: unknown operator {operator!r}; use one of {', '.join(sorted(OPERATORS))}")
 
 
+CONNECTED_TO_KEYS = {"class", "constraints", "connection_class", "direction"}
+DIRECTIONS = ("in", "out", "any")
+
+
+def parse_connected_to(value: Any) -> list[dict]:
+    """The entities (datasets) images must be connected to, from JSON text, one object or a list of them (any
+    one will do): ``{"class": "Dataset", "constraints": ..., "connection_class": ..., "direction": "in" | "out" |
+    "any"}``, the last three optional. Raises ConstraintsError naming where a spec is wrong."""
+    if value in (None, "", {}, []):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as error:
+            raise ConstraintsError(f"not valid JSON: {error}") from None
+    specs = value if isinstance(value, list) else [value]
+    for index, spec in enumerate(specs):
+        where = f"[{index}]" if isinstance(value, list) else "it"
+        if not isinstance(spec, dict):
+            raise ConstraintsError(f'{where} must be an object such as {{"class": "Dataset", "constraints": ...}}')
+        unknown = sorted(set(spec) - CONNECTED_TO_KEYS)
+        if unknown:
+            raise ConstraintsError(f"{where}: unknown key {unknown[0]!r}; use {', '.join(sorted(CONNECTED_TO_KEYS))}")
+        for key in ("class", "connection_class"):
+            if key in spec and (not isinstance(spec[key], str) or not spec[key]):
+                raise ConstraintsError(f"{where}: {key!r} must be a class name")
+        if "class" not in spec:
+            raise ConstraintsError(f"{where}: 'class' names the entities, e.g. \"Dataset\"")
+        if spec.get("direction", "any") not in DIRECTIONS:
+            raise ConstraintsError(f"{where}: 'direction' must be one of {', '.join(DIRECTIONS)}")
+        try:
+            spec["constraints"] = parse_constraints(spec.get("constraints"))
+        except ConstraintsError as error:
+            raise ConstraintsError(f"{where}: constraints: {error}") from None
+    return specs
+
+
 def mentions(constraints: Constraints | None, key: str) -> bool:
     """Whether the constraints speak of ``key`` at their top level (an object's key, an expression's
     comparison or the comparisons of its outer ``all``)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, field, replace
-from typing import Generator, Iterator, TypeVar
+from typing import Callable, Generator, Iterator, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
@@ -29,7 +29,8 @@ WIDTH, HEIGHT = "adb_image_width", "adb_image_height"
 CREATED = "_create_txn"
 ANNOTATION_ID = "LS_annotation_id"  # on regions a target storage wrote: annotations, not predictions
 REGION_PROPERTIES = ["rotation", "score", "model_version", ANNOTATION_ID, CREATED]
-ALL_PROPERTIES = "*"  # as the only property name: every property the images have
+ALL_PROPERTIES = "*"
+DATASET_REF = 100  # the first ref of the Finds of ``connected_to``'s entities, clear of every query's own refs  # as the only property name: every property the images have
 CONTENT_TYPES = [
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -67,6 +68,8 @@ class ImageSelection:
     uniqueids: tuple[str, ...] | None = None  # only these images
     annotations_label_version: str | None = None  # only the annotations of this LS_label_version
     prediction_properties: PredictionProperties = PredictionProperties()  # read from regions besides REGION_PROPERTIES
+    # Only images connected to an entity one of these selects (``client.constraints.parse_connected_to``): datasets.
+    connected_to: tuple[dict, ...] = ()
 
     @property
     def tracks_changes(self) -> bool:
@@ -84,7 +87,43 @@ class ImageSelection:
         return with_conditions(self.constraints, conditions)
 
 
-def _page_query(selection: ImageSelection, offset: int, size: int) -> list:
+def _connected(selection: ImageSelection, since: int | None = None) -> tuple[list, dict | None]:
+    """The Finds of the entities the images must be connected to (``connected_to``, refs from DATASET_REF on), and
+    the ``is_connected_to`` that says so; with ``since``, through connections created after that transaction."""
+    finds, links = [], []
+    for ref, spec in enumerate(selection.connected_to, DATASET_REF):
+        finds.append({"FindEntity": _with_constraints({"_ref": ref, "with_class": spec["class"]},
+                                                      spec.get("constraints"))})
+        link = {"ref": ref, "direction": spec.get("direction", "any")}
+        if spec.get("connection_class"):
+            link["connection_class"] = spec["connection_class"]
+        if since is not None:
+            link["constraints"] = {CREATED: [">", since]}
+        links.append(link)
+    if not links:
+        return [], None
+    return finds, links[0] if len(links) == 1 else {"any": links}
+
+
+def _narrowed(find_image: dict, connected: dict | None) -> dict:
+    """A FindImage narrowed to the images that are also ``connected`` (None: as it is)."""
+    if connected is None:
+        return find_image
+    if "is_connected_to" in find_image:
+        connected = {"all": [find_image["is_connected_to"], connected]}
+    return {**find_image, "is_connected_to": connected}
+
+
+def _run_selected(connector, selection: ImageSelection, build: Callable[[dict | None], list],
+                  since: int | None = None) -> list:
+    """Runs the Finds of ``connected_to``'s entities, then ``build(is_connected_to)``: the query, its FindImages
+    narrowed by that condition (None without ``connected_to``); the answers of that query alone."""
+    finds, connected = _connected(selection, since)
+    answer, _ = run_query(connector, finds + build(connected))
+    return answer[len(finds):]
+
+
+def _page_query(selection: ImageSelection, offset: int, size: int, connected: dict | None = None) -> list:
     find_image: dict = {
         "_ref": 1,
         "sort": "_uniqueid",
@@ -92,7 +131,7 @@ def _page_query(selection: ImageSelection, offset: int, size: int) -> list:
         "limit": size,
         "results": {"list": sorted({"_uniqueid", WIDTH, HEIGHT, CREATED, *selection.properties})},
     }
-    query: list = [{"FindImage": _with_constraints(find_image, selection.image_constraints())}]
+    query: list = [{"FindImage": _narrowed(_with_constraints(find_image, selection.image_constraints()), connected)}]
     if selection.with_regions:
         common = {"image_ref": 1, "group_by_source": True, "labels": True, "uniqueids": True,
                   "results": {"list": sorted({*REGION_PROPERTIES, *astuple(selection.prediction_properties)})}}
@@ -112,7 +151,8 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
     offset = 0
     while selection.limit is None or offset < selection.limit:
         size = page_size if selection.limit is None else min(page_size, selection.limit - offset)
-        answer, _ = run_query(connector, _page_query(selection, offset, size))
+        answer = _run_selected(connector, selection, lambda connected: _page_query(
+            selection, offset, size, connected))
         entities = answer[0]["FindImage"].get("entities") or []
         if not entities:
             return
@@ -191,12 +231,31 @@ def latest_created(stamps: list) -> int | None:
 
 def count_images(connector, selection: ImageSelection, created_after: int) -> tuple[int, int]:
     """How many images match, and how many of them were created after ``created_after``, in one snapshot."""
-    answer, _ = run_query(connector, [
-        {"FindImage": _with_constraints({"results": {"count": True}}, constraints)}
+    answer = _run_selected(connector, selection, lambda connected: [
+        {"FindImage": _narrowed(_with_constraints({"results": {"count": True}}, constraints), connected)}
         for constraints in (selection.image_constraints(),
                             replace(selection, created_after=created_after).image_constraints())
     ])
     return answer[0]["FindImage"]["count"], answer[1]["FindImage"]["count"]
+
+
+def images_newly_connected(connector, selection: ImageSelection, created_after: int) -> tuple[set[str], int]:
+    """The matching images created up to ``created_after`` but connected to a ``connected_to`` entity only after it
+    (new to a sync, as new images are), and the latest ``_create_txn`` of those connections."""
+    if not selection.connected_to:
+        return set(), created_after
+    older = with_conditions(selection.constraints, {CREATED: ["<=", created_after]})
+    find_image = _with_constraints({"uniqueids": True}, older)
+    links = [{"FindConnection": {end: DATASET_REF + index, "constraints": {CREATED: [">", created_after]},
+                                 "results": {"list": [CREATED]},
+                                 **({"with_class": spec["connection_class"]} if spec.get("connection_class") else {})}}
+             for index, spec in enumerate(selection.connected_to)
+             for end in {"out": ("src",), "in": ("dst",)}.get(spec.get("direction", "any"), ("src", "dst"))]
+    answer = _run_selected(connector, selection, lambda connected: [{"FindImage": _narrowed(find_image, connected)},
+                                                                  *links], since=created_after)
+    images = {entity["_uniqueid"] for entity in answer[0]["FindImage"].get("entities") or []}
+    stamps = [link.get(CREATED) for item in answer[1:] for link in item["FindConnection"].get("connections") or []]
+    return images, latest_created([created_after, *stamps])
 
 
 def _with_constraints(command: dict, constraints: Constraints) -> dict:
@@ -225,7 +284,9 @@ def images_with_new_regions(connector, selection: ImageSelection, created_after:
         find_image = _with_constraints({"is_connected_to": {"ref": ref}, "uniqueids": True},
                                        selection.image_constraints())
         query += [{command: {"_ref": ref, "constraints": {"_uniqueid": ["in", uniqueids]}}}, {"FindImage": find_image}]
-    answer, _ = run_query(connector, query)
+    answer = _run_selected(connector, selection, lambda connected: [
+        {name: _narrowed(params, connected) if name == "FindImage" else params}
+        for command in query for name, params in command.items()])
     images = {entity["_uniqueid"] for index in (1, 3) for entity in answer[index]["FindImage"].get("entities") or []}
     return images, latest
 
@@ -265,4 +326,5 @@ def content_type(blob: bytes) -> str:
 
 def check_selection(connector, selection: ImageSelection) -> None:
     """Ask ApertureDB for one matching image, so that it judges the constraints as it will in a sync."""
-    run_query(connector, _page_query(replace(selection, properties=(), limit=1), 0, 1))
+    one = replace(selection, properties=(), limit=1)
+    _run_selected(connector, one, lambda connected: _page_query(one, 0, 1, connected))
