@@ -139,6 +139,11 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
     constraints = models.JSONField(
         _("constraints"), null=True, blank=True, help_text="FindImage constraints selecting the images"
     )
+    connected_to = models.JSONField(
+        _("connected to"), null=True, blank=True,
+        help_text="Only images connected to an entity these select (datasets): [{class, constraints, "
+                  "connection_class, direction}]",
+    )
     predictions = models.BooleanField(
         _("predictions"), default=True, help_text="Import bounding boxes and polygons as predictions"
     )
@@ -182,6 +187,7 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
     def selection(self, with_regions: bool | None = None) -> ImageSelection:
         return ImageSelection(
             constraints=self.constraints or None,
+            connected_to=tuple(self.connected_to or ()),
             properties=tuple(self.properties or ()),
             with_regions=self.predictions if with_regions is None else with_regions,
             region_constraints=self.pred_constraints or None,
@@ -196,8 +202,8 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
 
     def settings_fingerprint(self, *parts) -> str:
         """Changes with anything that decides what the tasks hold, so that a change forces a full sync."""
-        settings = (self.hostname, self.port, self.constraints, self.pred_constraints, self.properties,
-                    self.predictions, self.limit, self.prediction_properties(), *parts)
+        settings = (self.hostname, self.port, self.constraints, self.connected_to, self.pred_constraints,
+                    self.properties, self.predictions, self.limit, self.prediction_properties(), *parts)
         return hashlib.sha256(repr(settings).encode()).hexdigest()
 
     def check_access(self, connector) -> None:

@@ -17,7 +17,7 @@ from ls_storage.client.connection import (
     default_port,
     settings_from_key,
 )
-from ls_storage.client.constraints import ConstraintsError, parse_constraints
+from ls_storage.client.constraints import ConstraintsError, parse_connected_to, parse_constraints
 from ls_storage.client.target import IMAGE_PROPERTY_TYPES
 from ls_storage.conversion.predictions import MODEL_VERSION, SCORE
 
@@ -141,6 +141,7 @@ def _region_property_name(value, default: str) -> str:
 class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, ImportStorageSerializer):
     constraints = serializers.JSONField(required=False, allow_null=True)
     pred_constraints = serializers.JSONField(required=False, allow_null=True)
+    connected_to = serializers.JSONField(required=False, allow_null=True)
     properties = serializers.JSONField(required=False)
     annotations_label_version = _text_setting(LABEL_VERSION_LENGTH)
     version_property = _text_setting(PROPERTY_NAME_LENGTH)
@@ -160,6 +161,12 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
 
     def validate_pred_constraints(self, value):
         return _constraints_field(value, "pred_constraints")
+
+    def validate_connected_to(self, value):
+        try:
+            return parse_connected_to(value) or None
+        except ConstraintsError as error:
+            raise ValidationError(f"connected_to: {error}") from None
 
     def validate_properties(self, value):
         if value in (None, ""):

@@ -144,7 +144,11 @@ class Seen:
 def _sync_everything(storage, selection: ImageSelection, targets: ImageTargets, counts: SyncCounts) -> Seen:
     storage.sync_run += 1
     storage.save(update_fields=["sync_run"])
-    return _sync_pages(storage, selection, targets, counts)
+    seen = _sync_pages(storage, selection, targets, counts)
+    if selection.connected_to and seen.created is not None:
+        # The mark passes the chosen datasets' connections too, or the next sync would take them for new ones.
+        _, seen.created = images_newly_connected(storage.connector(), selection, seen.created)
+    return seen
 
 
 def _sync_changes(storage, selection: ImageSelection, previous: dict | None, fingerprint: str,
