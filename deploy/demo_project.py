@@ -1,4 +1,5 @@
-"""Create the demo project in a running Label Studio: an ApertureDB source storage, synced, and a target.
+"""Create the demo project in a running Label Studio: an ApertureDB source storage taking every property of the
+images of the dataset "demo/batch-1", synced, and a target.
 
 Usage: demo_project.py URL TOKEN   (ApertureDB settings from APERTUREDB_* environment variables)
 """
@@ -44,7 +45,9 @@ def main(url: str, token: str) -> None:
         return
     project = call(url, token, "POST", "/api/projects/", {"title": "ApertureDB demo", "label_config": LABEL_CONFIG})
     source = call(url, token, "POST", "/api/storages/aperturedb/", {
-        "project": project["id"], "title": "ApertureDB images", "properties": ["*"], **connection})
+        "project": project["id"], "title": "ApertureDB images", "properties": ["*"],
+        "connected_to": {"class": "Dataset", "constraints": {"name": ["==", "demo/batch-1"]},
+                         "connection_class": "DatasetImage"}, **connection})
     synced = call(url, token, "POST", f"/api/storages/aperturedb/{source['id']}/sync")
     call(url, token, "POST", "/api/storages/export/aperturedb", {
         "project": project["id"], "title": "ApertureDB annotations", "can_delete_objects": True, **connection})

@@ -38,8 +38,15 @@ def test_start_script_serves_a_synced_demo_project(tmp_path):
         (project,) = [p for p in client.call("GET", "/api/projects/")["results"] if p["title"] == "ApertureDB demo"]
         (source,) = client.call("GET", f"/api/storages/aperturedb/?project={project['id']}")
         (target,) = client.call("GET", f"/api/storages/export/aperturedb?project={project['id']}")
-        assert project["task_number"] == 24 and source["status"] == "completed"
-        assert project["total_predictions_number"] == 24 and target["type"] == "aperturedb"
+        # the images of the dataset demo/batch-1, with every property
+        assert project["task_number"] == 12 and source["status"] == "completed"
+        assert project["total_predictions_number"] == 12 and target["type"] == "aperturedb"
+        assert source["connected_to"][0]["class"] == "Dataset" and source["properties"] == ["*"]
+        tasks = client.call("GET", f"/api/tasks/?project={project['id']}&page_size=100")["tasks"]
+        batch_1 = json.loads((tmp_path / "images" / "coco.json").read_text())["datasets"][0]["image_ids"]
+        assert sorted(task["data"]["id"] for task in tasks) == sorted(batch_1)
+        assert all(isinstance(task["data"]["temperature"], float) and isinstance(task["data"]["date_captured"], str)
+                   for task in tasks)
         assert_loaded_by_the_sdk_loaders(tmp_path, aperturedb_port, "".join(output))
     finally:
         os.killpg(script.pid, signal.SIGTERM)
