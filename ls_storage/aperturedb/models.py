@@ -153,6 +153,10 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
     properties = models.JSONField(
         _("properties"), default=list, blank=True, help_text="Image property names copied into task data"
     )
+    property_defaults = models.JSONField(
+        _("property defaults"), default=dict, blank=True,
+        help_text="{name: value} given to the task data of an image without that property",
+    )
     limit = models.PositiveIntegerField(_("limit"), null=True, blank=True, help_text="Import at most this many images")
     remove_missing_tasks = models.BooleanField(
         _("remove missing tasks"), default=False,
@@ -203,7 +207,7 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
     def settings_fingerprint(self, *parts) -> str:
         """Changes with anything that decides what the tasks hold, so that a change forces a full sync."""
         settings = (self.hostname, self.port, self.constraints, self.connected_to, self.pred_constraints,
-                    self.properties, self.predictions, self.limit, self.prediction_properties(), *parts)
+                    self.properties, self.property_defaults, self.predictions, self.limit, self.prediction_properties(), *parts)
         return hashlib.sha256(repr(settings).encode()).hexdigest()
 
     def check_access(self, connector) -> None:

@@ -143,6 +143,7 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
     pred_constraints = serializers.JSONField(required=False, allow_null=True)
     connected_to = serializers.JSONField(required=False, allow_null=True)
     properties = serializers.JSONField(required=False)
+    property_defaults = serializers.JSONField(required=False, allow_null=True)
     annotations_label_version = _text_setting(LABEL_VERSION_LENGTH)
     version_property = _text_setting(PROPERTY_NAME_LENGTH)
     score_property = _text_setting(PROPERTY_NAME_LENGTH)
@@ -161,6 +162,24 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
 
     def validate_pred_constraints(self, value):
         return _constraints_field(value, "pred_constraints")
+
+    def validate_property_defaults(self, value):
+        if value in (None, ""):
+            return {}
+        if isinstance(value, str):  # a form's text field
+            try:
+                value = json.loads(value)
+            except ValueError as error:
+                raise ValidationError(f"property_defaults: not valid JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise ValidationError('property_defaults: give an object {"property": default value}')
+        for name, default in value.items():
+            if not name or name.startswith("_"):
+                raise ValidationError(f"property_defaults: {name!r} is not an image property name")
+            if default is None or isinstance(default, (dict, list)):
+                raise ValidationError(f"property_defaults: the default of {name!r} must be a number, text or "
+                                      "true/false")
+        return value
 
     def validate_connected_to(self, value):
         try:

@@ -83,7 +83,9 @@ class ImageTask:
 
 def image_task(storage, record: ImageRecord, targets: ImageTargets, skipped_labels: Counter) -> ImageTask:
     """``skipped_labels``: counts, by label, of the regions whose label the project lacks; added to."""
-    data = {name: value for name, value in record.properties.items() if value is not None}
+    # An image without a property takes its default, so that every task has the column.
+    data = {**(storage.property_defaults or {}),
+            **{name: value for name, value in record.properties.items() if value is not None}}
     data[targets.data_key] = image_uri(storage.id, record.uniqueid)
     conversion = (
         image_predictions(record.boxes, record.polygons, record.width, record.height, targets,

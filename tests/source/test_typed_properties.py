@@ -59,3 +59,32 @@ def test_a_listed_date_property_becomes_iso_text(business_client, project, apert
     assert isinstance(taken, str)
     assert datetime.datetime.fromisoformat(taken) == datetime.datetime(2023, 1, 2, 3, 4, 5,
                                                                        tzinfo=datetime.timezone.utc)
+
+
+def test_an_image_without_a_property_takes_its_default(business_client, project, aperturedb, images):
+    images.add("a.png", 10, 10, camera="left", count=2)
+    images.add("b.png", 10, 10)
+    storage = create_storage(business_client, aperturedb, project["id"], constraints=images.constraints,
+                             properties="*", property_defaults='{"camera": "unknown", "count": 0}')
+    assert storage["property_defaults"] == {"camera": "unknown", "count": 0}
+    sync(business_client, storage["id"])
+    tasks = _data(project["id"])
+    assert (tasks["a.png"]["camera"], tasks["a.png"]["count"]) == ("left", 2)
+    assert (tasks["b.png"]["camera"], tasks["b.png"]["count"]) == ("unknown", 0)
+
+
+@pytest.mark.parametrize("defaults, words", [
+    ("[1]", "give an object"),
+    ({"_uniqueid": "x"}, "not an image property name"),
+    ({"camera": None}, "must be a number, text or true/false"),
+    ("{camera: 1}", "not valid JSON"),
+])
+def test_bad_property_defaults_are_a_400_naming_the_field(business_client, project, aperturedb, defaults, words):
+    from ls_storage.aperturedb.models import ApertureDBImportStorage
+    from storage_api import storage_body
+
+    response = business_client.post("/api/storages/aperturedb/", content_type="application/json",
+                                    data=storage_body(aperturedb, project["id"], property_defaults=defaults))
+    assert response.status_code == 400 and "property_defaults" in response.content.decode(), response.content
+    assert words in response.content.decode()
+    assert not ApertureDBImportStorage.objects.filter(project_id=project["id"]).exists()
