@@ -63,12 +63,14 @@ def on_annotation_saved(annotation: Annotation) -> None:
 def on_annotation_deleted(annotation: Annotation) -> None:
     from .models import ApertureDBExportStorage
 
-    for storage_id in ApertureDBExportStorage.objects.filter(
-        project_id=annotation.project_id, can_delete_objects=True
-    ).values_list("id", flat=True):
+    for storage_id, can_delete, image_properties in ApertureDBExportStorage.objects.filter(
+        project_id=annotation.project_id
+    ).values_list("id", "can_delete_objects", "image_properties"):
+        if not can_delete and not image_properties:
+            continue
         # Bound now: Django clears the primary key once the row is deleted.
-        transaction.on_commit(lambda storage_id=storage_id, annotation_id=annotation.id: _run_in_background(
-            remove_annotation, storage_id, annotation_id))
+        transaction.on_commit(lambda storage_id=storage_id, annotation_id=annotation.id, task_id=annotation.task_id:
+                              _run_in_background(remove_annotation, storage_id, annotation_id, task_id))
 
 
 def export_annotation(storage_id: int, annotation_id: int) -> None:
@@ -89,14 +91,22 @@ def export_annotation(storage_id: int, annotation_id: int) -> None:
             _record(storage, export_pending=False)
 
 
-def remove_annotation(storage_id: int, annotation_id: int) -> None:
+def remove_annotation(storage_id: int, annotation_id: int, task_id: int | None = None) -> None:
+    """A deleted annotation: removed from ApertureDB when the storage deletes objects, and its task's image
+    properties decided anew by the annotations left (in the same transaction)."""
     from .models import ApertureDBExportStorage
 
     storage = ApertureDBExportStorage.objects.filter(id=storage_id).first()
     if storage is None:
         return
+    if not storage.can_delete_objects:
+        try:
+            storage.reapply_image_properties(task_id)
+        except Exception as error:  # noqa: BLE001 - never let ApertureDB reach the annotator
+            _record_failure(storage, annotation_id, error, "image properties after the deletion")
+        return
     try:
-        storage.delete_annotation_by_id(annotation_id)
+        storage.delete_annotation_by_id(annotation_id, task_id)
     except Exception as error:  # noqa: BLE001 - never let ApertureDB reach the annotator
         _record_failure(storage, annotation_id, error, "delete")
         _change_pending_deletions(storage, lambda pending: sorted({*pending, annotation_id}))

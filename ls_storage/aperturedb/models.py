@@ -32,8 +32,10 @@ from ls_storage.client.target import (
     AnnotationWrite,
     delete_annotation,
     ensure_indexes,
+    image_values,
     probe_write,
     write_annotations,
+    write_image_properties,
 )
 from ls_storage.conversion.annotations import (
     ConversionError,
@@ -364,12 +366,37 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
             task_id__in=task_ids, storage__hostname=self.hostname, storage__port=self.port,
         ).values_list("task_id", "key"))
 
-    def prepare(self, annotation, image_keys: dict[int, str] | None = None) -> AnnotationWrite:
+    def image_decisions(self, task_ids) -> dict[int, dict]:
+        """The image properties each task's image is to have (``{property: value, None: removed}``): decided by the
+        task's latest submitted annotation that was not cancelled (the last saved: an update makes it the latest),
+        all removed when none is left; none when this target writes no image properties."""
+        if not self.image_properties:
+            return {}
+        from tasks.models import Annotation
+
+        latest: dict[int, list] = {}
+        for task_id, result in Annotation.objects.filter(task_id__in=task_ids, was_cancelled=False).order_by(
+                "task_id", "-updated_at", "-id").values_list("task_id", "result"):
+            latest.setdefault(task_id, result or [])
+        return {task_id: image_values(latest.get(task_id), self.image_properties) for task_id in task_ids}
+
+    def task_image(self, task_id: int | None) -> tuple[str, dict] | None:
+        """``(_uniqueid, image properties)`` of a task's image, for a write that is not of an annotation of it."""
+        if task_id is None or not self.image_properties:
+            return None
+        uniqueid = self.image_keys([task_id]).get(task_id)
+        return None if uniqueid is None else (uniqueid, self.image_decisions([task_id])[task_id])
+
+    def prepare(self, annotation, image_keys: dict[int, str] | None = None,
+                decisions: dict[int, dict] | None = None) -> AnnotationWrite:
         """Everything the write needs, read from the database (so that writes can run in other threads).
 
-        ``image_keys``: the tasks' images when the caller looked them up for many annotations at once."""
+        ``image_keys``, ``decisions``: the tasks' images and image properties (:meth:`image_decisions`) when the
+        caller looked them up for many annotations at once."""
         if image_keys is None:
             image_keys = self.image_keys([annotation.task_id])
+        if decisions is None:
+            decisions = self.image_decisions([annotation.task_id])
         if annotation.task_id not in image_keys:
             raise ExportSkipped(f"task {annotation.task_id} has no image in the ApertureDB at {self.hostname}:{self.port}")
         try:
@@ -377,7 +404,8 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
         except ConversionError as error:
             raise ExportSkipped(f"annotation {annotation.id}: {error}") from None
         return AnnotationWrite(annotation.id, image_keys[annotation.task_id],
-                               annotation_properties(annotation, self.project.title), objects, self.label_version)
+                               annotation_properties(annotation, self.project.title), objects, self.label_version,
+                               decisions.get(annotation.task_id))
 
     def write(self, items: list[AnnotationWrite], value_properties: set[str]) -> None:
         write_annotations(self._connector_with_indexes(), items, value_properties)
@@ -407,9 +435,16 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
         self.write([self.prepare(annotation)], self.value_properties())
         mark_written(self, [annotation.id])
 
-    def delete_annotation_by_id(self, annotation_id: int) -> None:
-        delete_annotation(self._connector_with_indexes(), annotation_id)
+    def delete_annotation_by_id(self, annotation_id: int, task_id: int | None = None) -> None:
+        """Remove a deleted annotation; ``task_id``: its task, whose image properties the task's annotations left
+        decide anew in the same transaction."""
+        delete_annotation(self._connector_with_indexes(), annotation_id, self.task_image(task_id))
         self.links.filter(annotation_id=annotation_id).delete()
+
+    def reapply_image_properties(self, task_id: int) -> None:
+        """A task's image properties as its annotations decide them (one was deleted and stays in ApertureDB)."""
+        if image := self.task_image(task_id):
+            write_image_properties(self._connector_with_indexes(), image)
 
     def save_annotations(self, annotations):
         """Sync: every annotation, writes in parallel; failures are counted and reported, never lost."""
@@ -424,11 +459,12 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
             writing: dict = {}  # a batch's writes, which run while the next batch is read and prepared
             for batch in _batched(iterate_queryset(annotations.select_related("completed_by"), chunk_size=EXPORT_BATCH),
                                   EXPORT_BATCH):
-                image_keys = self.image_keys({annotation.task_id for annotation in batch})
+                task_ids = {annotation.task_id for annotation in batch}
+                image_keys, decisions = self.image_keys(task_ids), self.image_decisions(task_ids)
                 items = []
                 for annotation in batch:
                     try:
-                        items.append(self.prepare(annotation, image_keys))
+                        items.append(self.prepare(annotation, image_keys, decisions))
                     except ExportSkipped as error:
                         errors.append(str(error))
                 futures = {executor.submit(self.write_each, list(group), value_properties): group

@@ -37,14 +37,28 @@ the re-sends of a write that lost the race (they are the same write). Counted tw
 transaction committed but whose answer was lost with the connection and that the caller sends again
 (a Sync then writes it anew). An annotation written before revisions existed carries none: its next
 write sets it to 1 without a condition (two such first writes at once count once).
+
+Image properties (a target's ``image_properties``, ``{from_name: property}``): the decision of the task's
+latest annotation (:func:`image_values`) goes onto the image in the same transaction (``UpdateImage`` of the
+image the write finds first, ``remove_props`` for what is cleared), so it has the annotation's atomicity and
+re-sends. Which annotation decides is the caller's (Label Studio's) business; every write of an annotation
+of the task carries that decision, whichever annotation it writes, and so does the removal of one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
-from ls_storage.conversion.annotations import BOX, MASK, POLYGON, REGION, AnnotationObjects, RegionObject
+from ls_storage.conversion.annotations import (
+    BOX,
+    MASK,
+    POLYGON,
+    REGION,
+    VALUE_TYPES,
+    AnnotationObjects,
+    RegionObject,
+)
 
 from .connection import ApertureDBError, QueryFailed, run_query
 
@@ -99,6 +113,45 @@ class AnnotationWrite:
     properties: dict
     objects: AnnotationObjects
     label_version: str = ""  # LS_label_version of the annotation and its regions; none when empty
+    image_properties: dict[str, Any] | None = None  # {property: value, None: removed} of its image
+
+
+def image_values(results: list[dict] | None, mapping: dict[str, str]) -> dict[str, Any]:
+    """``{property: value}`` for each ``{from_name: property}`` of ``mapping``, from one annotation's image-level
+    results (a value not tied to a region); None (removed) when it has none, or when ``results`` is None (no
+    annotation decides). One choice is its text, several are joined with ", " in Label Studio's order; a text
+    area's lines are joined with line breaks; numbers and ratings stay numbers."""
+    values: dict[str, Any] = dict.fromkeys(mapping.values())
+    results = results or []
+    region_ids = {str(result["id"]) for result in results
+                  if result.get("type") not in VALUE_TYPES and result.get("id") is not None}
+    for result in results:
+        kind = result.get("type")
+        if result.get("from_name") in mapping and kind in IMAGE_PROPERTY_TYPES and str(result.get("id")) \
+                not in region_ids:
+            values[mapping[result["from_name"]]] = _image_value(kind, (result.get("value") or {}).get(VALUE_TYPES[kind]))
+    return values
+
+
+def _image_value(kind: str, value: Any) -> Any:
+    if kind in ("number", "rating"):
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        return None
+    text = (", " if kind == "choices" else "\n").join(str(part) for part in value)
+    return text or None
+
+
+def image_update(values: dict[str, Any] | None, image: dict) -> list:
+    """The ``UpdateImage`` leaving ``values`` on the image (``image``: its ``ref`` or ``constraints``); none when
+    there are no values."""
+    if not values:
+        return []
+    update = {**image, "properties": {key: value for key, value in values.items() if value is not None},
+              "remove_props": sorted(key for key, value in values.items() if value is None)}
+    return [{"UpdateImage": {key: value for key, value in update.items() if value != {} and value != []}}]
 
 
 NOT_STORED = object()  # the revision of an annotation ApertureDB does not hold
@@ -140,6 +193,7 @@ def write_annotation_query(annotation: AnnotationWrite, value_properties: Iterab
                                         labelled)
         query.extend(command)
         blobs.extend(blob)
+    query += image_update(annotation.image_properties, {"ref": image_ref})
     return query, blobs
 
 
@@ -237,10 +291,22 @@ def _write(connector, annotations: list[AnnotationWrite], value_properties: Iter
     return [answer[start:end] for start, end in spans]
 
 
-def delete_annotation(connector, annotation_id: int) -> None:
-    """Remove the annotation entity and every region of it."""
+def delete_annotation(connector, annotation_id: int, image: tuple[str, dict] | None = None) -> None:
+    """Remove the annotation entity and every region of it; ``image``: ``(_uniqueid, values)`` its image is left
+    with, in the same transaction."""
     run_query(connector, _region_deletes(annotation_id) + [
-        {"DeleteEntity": {"with_class": ANNOTATION_CLASS, "constraints": {"LS_id": ["==", annotation_id]}}}])
+        {"DeleteEntity": {"with_class": ANNOTATION_CLASS, "constraints": {"LS_id": ["==", annotation_id]}}}]
+        + _image_by_id(image))
+
+
+def write_image_properties(connector, image: tuple[str, dict]) -> None:
+    """Leave the image ``(_uniqueid, values)`` with those values (a removal that does not delete the annotation)."""
+    if commands := _image_by_id(image):
+        run_query(connector, commands)
+
+
+def _image_by_id(image: tuple[str, dict] | None) -> list:
+    return [] if image is None else image_update(image[1], {"constraints": {"_uniqueid": ["==", image[0]]}})
 
 
 def probe_write(connector) -> None:
