@@ -1,5 +1,6 @@
 """Create the demo project in a running Label Studio: an ApertureDB source storage taking every property of the
-images of the dataset "demo/batch-1", synced, and a target.
+images of the dataset "demo/batch-1", synced, and a target that also writes the split an annotator chooses onto
+the image.
 
 Usage: demo_project.py URL TOKEN   (ApertureDB settings from APERTUREDB_* environment variables)
 """
@@ -18,6 +19,9 @@ LABEL_CONFIG = """<View>
   <PolygonLabels name="outline" toName="image">
     <Label value="circle"/><Label value="square"/><Label value="triangle"/>
   </PolygonLabels>
+  <Choices name="split" toName="image" choice="single" showInline="true">
+    <Choice value="train"/><Choice value="val"/><Choice value="test"/>
+  </Choices>
 </View>"""
 
 
@@ -50,7 +54,8 @@ def main(url: str, token: str) -> None:
                          "connection_class": "DatasetImage"}, **connection})
     synced = call(url, token, "POST", f"/api/storages/aperturedb/{source['id']}/sync")
     call(url, token, "POST", "/api/storages/export/aperturedb", {
-        "project": project["id"], "title": "ApertureDB annotations", "can_delete_objects": True, **connection})
+        "project": project["id"], "title": "ApertureDB annotations", "can_delete_objects": True,
+        "image_properties": {"split": "split"}, **connection})
     print(f"Demo project: {url}/projects/{project['id']} — sync {synced['status']}")
 
 

@@ -42,6 +42,7 @@ def test_start_script_serves_a_synced_demo_project(tmp_path):
         assert project["task_number"] == 12 and source["status"] == "completed"
         assert project["total_predictions_number"] == 12 and target["type"] == "aperturedb"
         assert source["connected_to"][0]["class"] == "Dataset" and source["properties"] == ["*"]
+        assert target["image_properties"] == {"split": "split"}
         tasks = client.call("GET", f"/api/tasks/?project={project['id']}&page_size=100")["tasks"]
         batch_1 = json.loads((tmp_path / "images" / "coco.json").read_text())["datasets"][0]["image_ids"]
         assert sorted(task["data"]["id"] for task in tasks) == sorted(batch_1)
