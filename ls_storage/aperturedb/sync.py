@@ -35,6 +35,7 @@ from ls_storage.client.source import (
     images_newly_connected,
     images_with_new_regions,
     iter_image_pages,
+    latest_connection_created,
     latest_created,
     read_ahead,
 )
@@ -149,7 +150,7 @@ def _sync_everything(storage, selection: ImageSelection, targets: ImageTargets, 
     seen = _sync_pages(storage, selection, targets, counts)
     if selection.connected_to and seen.created is not None:
         # The mark passes the chosen datasets' connections too, or the next sync would take them for new ones.
-        _, seen.created = images_newly_connected(storage.connector(), selection, seen.created)
+        seen.created = latest_connection_created(storage.connector(), selection, seen.created)
     return seen
 
 

@@ -25,11 +25,7 @@ def parse_constraints(value: Any) -> Constraints | None:
     """Constraints from JSON text, an object or an expression; None when empty. Raises ConstraintsError."""
     if value in (None, "", {}, []):
         return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as error:
-            raise ConstraintsError(f"not valid JSON: {error}") from None
+    value = _decoded(value)
     if isinstance(value, dict):
         check_constraints(value)
     elif isinstance(value, list):
@@ -96,13 +92,9 @@ def parse_connected_to(value: Any) -> list[dict]:
     "any"}``, the last three optional. Raises ConstraintsError naming where a spec is wrong."""
     if value in (None, "", {}, []):
         return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as error:
-            raise ConstraintsError(f"not valid JSON: {error}") from None
-    specs = value if isinstance(value, list) else [value]
-    for index, spec in enumerate(specs):
+    value = _decoded(value)
+    specs = []
+    for index, spec in enumerate(value if isinstance(value, list) else [value]):
         where = f"[{index}]" if isinstance(value, list) else "it"
         if not isinstance(spec, dict):
             raise ConstraintsError(f'{where} must be an object such as {{"class": "Dataset", "constraints": ...}}')
@@ -117,10 +109,20 @@ def parse_connected_to(value: Any) -> list[dict]:
         if spec.get("direction", "any") not in DIRECTIONS:
             raise ConstraintsError(f"{where}: 'direction' must be one of {', '.join(DIRECTIONS)}")
         try:
-            spec["constraints"] = parse_constraints(spec.get("constraints"))
+            specs.append({**spec, "constraints": parse_constraints(spec.get("constraints"))})
         except ConstraintsError as error:
             raise ConstraintsError(f"{where}: constraints: {error}") from None
     return specs
+
+
+def _decoded(value: Any) -> Any:
+    """A setting as given: JSON text (a form's text field) decoded, anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError as error:
+        raise ConstraintsError(f"not valid JSON: {error}") from None
 
 
 def mentions(constraints: Constraints | None, key: str) -> bool:

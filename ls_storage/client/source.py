@@ -29,8 +29,8 @@ WIDTH, HEIGHT = "adb_image_width", "adb_image_height"
 CREATED = "_create_txn"
 ANNOTATION_ID = "LS_annotation_id"  # on regions a target storage wrote: annotations, not predictions
 REGION_PROPERTIES = ["rotation", "score", "model_version", ANNOTATION_ID, CREATED]
-ALL_PROPERTIES = "*"
-DATASET_REF = 100  # the first ref of the Finds of ``connected_to``'s entities, clear of every query's own refs  # as the only property name: every property the images have
+ALL_PROPERTIES = "*"  # as the only property name: every property the images have
+DATASET_REF = 100  # the first ref of the Finds of ``connected_to``'s entities, clear of every query's own refs
 CONTENT_TYPES = [
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -246,16 +246,35 @@ def images_newly_connected(connector, selection: ImageSelection, created_after: 
         return set(), created_after
     older = with_conditions(selection.constraints, {CREATED: ["<=", created_after]})
     find_image = _with_constraints({"uniqueids": True}, older)
-    links = [{"FindConnection": {end: DATASET_REF + index, "constraints": {CREATED: [">", created_after]},
-                                 "results": {"list": [CREATED]},
-                                 **({"with_class": spec["connection_class"]} if spec.get("connection_class") else {})}}
-             for index, spec in enumerate(selection.connected_to)
-             for end in {"out": ("src",), "in": ("dst",)}.get(spec.get("direction", "any"), ("src", "dst"))]
-    answer = _run_selected(connector, selection, lambda connected: [{"FindImage": _narrowed(find_image, connected)},
-                                                                  *links], since=created_after)
+    answer = _run_selected(connector, selection, lambda connected: [
+        {"FindImage": _narrowed(find_image, connected)}, *_connections_after(selection, created_after)],
+        since=created_after)
     images = {entity["_uniqueid"] for entity in answer[0]["FindImage"].get("entities") or []}
-    stamps = [link.get(CREATED) for item in answer[1:] for link in item["FindConnection"].get("connections") or []]
-    return images, latest_created([created_after, *stamps])
+    return images, _latest_connection(answer[1:], created_after)
+
+
+def latest_connection_created(connector, selection: ImageSelection, created_after: int) -> int:
+    """The latest ``_create_txn`` of the ``connected_to`` entities' connections created after ``created_after`` (or
+    ``created_after``), for a sync's mark to pass them."""
+    if not selection.connected_to:
+        return created_after
+    answer = _run_selected(connector, selection, lambda connected: _connections_after(selection, created_after))
+    return _latest_connection(answer, created_after)
+
+
+def _connections_after(selection: ImageSelection, created_after: int) -> list:
+    """FindConnections of the connections of the ``connected_to`` entities (refs from DATASET_REF on) created after
+    ``created_after``, at the end their direction names (both for "any")."""
+    return [{"FindConnection": {end: DATASET_REF + index, "constraints": {CREATED: [">", created_after]},
+                                "results": {"list": [CREATED]},
+                                **({"with_class": spec["connection_class"]} if spec.get("connection_class") else {})}}
+            for index, spec in enumerate(selection.connected_to)
+            for end in {"out": ("src",), "in": ("dst",)}.get(spec.get("direction", "any"), ("src", "dst"))]
+
+
+def _latest_connection(answers: list, created_after: int) -> int:
+    stamps = [link.get(CREATED) for item in answers for link in item["FindConnection"].get("connections") or []]
+    return latest_created([created_after, *stamps])
 
 
 def _with_constraints(command: dict, constraints: Constraints) -> dict:
