@@ -14,6 +14,11 @@ _LABEL_STUDIO_DIR = os.path.dirname(label_studio.__file__)
 if _LABEL_STUDIO_DIR not in sys.path:
     sys.path.insert(0, _LABEL_STUDIO_DIR)
 
+# Stock Label Studio asks pypi.org for its latest version whenever its settings load (a request with a 10 s
+# timeout, in every server and worker process); these often run where that can only hang. LATEST_VERSION_CHECK=true
+# turns it back on.
+os.environ.setdefault("LATEST_VERSION_CHECK", "false")
+
 # The stock settings initialise Sentry while they import, which reads django.conf.settings: point
 # Django at the stock module for that import, then let it read this module on next access.
 _requested_settings = os.environ.get("DJANGO_SETTINGS_MODULE")

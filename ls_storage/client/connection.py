@@ -19,18 +19,42 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 
-os.environ.setdefault("ADB_LOG_FILE", "")  # the SDK would otherwise write error.<time>.log files
-import requests  # noqa: E402
-from aperturedb.Configuration import Configuration  # noqa: E402
-from aperturedb.Connector import Connector  # noqa: E402
-from aperturedb.ConnectorRest import ConnectorRest  # noqa: E402
+import requests
+from aperturedb.Configuration import Configuration
+from aperturedb.Connector import Connector
+from aperturedb.ConnectorRest import ConnectorRest
 
-CONNECT_TIMEOUT = 5.0
-# How long a REST request may wait to connect (TLS included) and for its answer while the connection is being
-# opened (the login and the first query); then CONNECT_TIMEOUT to connect and as long as the query takes, as over TCP.
-OPEN_ANSWER_TIMEOUT = 5.0
 RETRY_INTERVAL = 0.2
 RETRY_ATTEMPTS = 3  # at least 2: ConnectorRest counts an answer to its last attempt as a failure
+# Environment variables: seconds to connect, negotiate TLS and log in; seconds a query may wait for its answer.
+CONNECT_TIMEOUT_VARIABLE, QUERY_TIMEOUT_VARIABLE = "APERTUREDB_CONNECT_TIMEOUT", "APERTUREDB_QUERY_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUERY_TIMEOUT = 10.0, 60.0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a call to ApertureDB may wait: the SDK itself waits forever for a server that accepts and
+    never answers."""
+
+    connect: float  # to connect, agree on the protocol and TLS, log in, and answer the first query
+    query: float  # for each later query's answer (between two bytes of it, as sockets time out)
+
+
+def timeouts() -> Timeouts:
+    """The timeouts the environment sets (``APERTUREDB_CONNECT_TIMEOUT``, ``APERTUREDB_QUERY_TIMEOUT``, seconds),
+    read at each connection so that a changed setting applies without a restart."""
+    values = []
+    for variable, default in ((CONNECT_TIMEOUT_VARIABLE, DEFAULT_CONNECT_TIMEOUT),
+                              (QUERY_TIMEOUT_VARIABLE, DEFAULT_QUERY_TIMEOUT)):
+        text = os.environ.get(variable, "").strip()
+        try:
+            value = float(text) if text else default
+        except ValueError:
+            value = 0.0
+        if not 0 < value < float("inf"):
+            raise ValueError(f"{variable} must be a positive number of seconds, not {text!r}")
+        values.append(value)
+    return Timeouts(*values)
 
 
 class ApertureDBError(Exception):
@@ -43,6 +67,19 @@ class ApertureDBError(Exception):
 
 class QueryFailed(ApertureDBError):
     """ApertureDB answered a query with an error status."""
+
+
+class AnswerTimedOut(Exception):
+    """A connector waited longer than its timeout. Not an ``OSError``, which the SDK would retry on the same
+    silent server (and a write may have been applied): it ends the query at once."""
+
+
+def _timed_out(settings: ConnectionSettings, seconds: float, variable: str) -> ApertureDBError:
+    message = f"ApertureDB at {settings.hostname}:{settings.port} did not answer within {seconds:g} s ({variable})"
+    if variable == CONNECT_TIMEOUT_VARIABLE:  # a hung server, or one that waits for another protocol than ours
+        message += ": the server hangs, or this port does not speak ApertureDB's " + \
+            ("REST API" if settings.use_rest else "protocol") + ": check the port, and the TLS and REST settings"
+    return ApertureDBError(message + ".", "hostname")
 
 
 def default_port(use_rest: bool, use_ssl: bool) -> int:
@@ -147,10 +184,10 @@ def check_settings(settings: ConnectionSettings) -> None:
             ) from None
 
 
-def _reach(settings: ConnectionSettings) -> None:
+def _reach(settings: ConnectionSettings, timeout: float) -> None:
     """Fail fast, with a clear message, when nothing listens at host:port (the SDK would retry silently)."""
     try:
-        with socket.create_connection((settings.hostname, settings.port), timeout=CONNECT_TIMEOUT):
+        with socket.create_connection((settings.hostname, settings.port), timeout=timeout):
             pass
     except socket.gaierror:
         raise ApertureDBError(f"Cannot resolve the host name {settings.hostname!r}.", "hostname") from None
@@ -165,16 +202,13 @@ def open_connector(settings: ConnectionSettings) -> Connector:
     """A logged-in SDK connector (a ``ConnectorRest`` with ``use_rest``); raises :class:`ApertureDBError` naming
     the field at fault."""
     check_settings(settings)
-    _reach(settings)
+    limits = timeouts()
     ca_file = _ca_file(settings.ca_cert) if settings.ca_cert else None
     if settings.use_rest:
-        connector = _RestConnector(settings, ca_file)
+        _reach(settings, limits.connect)
+        connector = _RestConnector(settings, ca_file, limits)
     else:
-        connector = Connector(
-            host=settings.hostname, port=settings.port, user=settings.username, password=settings.password,
-            token=settings.token, use_ssl=settings.use_ssl, ca_cert=ca_file, verify_hostname=settings.verify_hostname,
-            retry_interval_seconds=RETRY_INTERVAL, retry_max_attempts=RETRY_ATTEMPTS,
-        )
+        connector = _TimedConnector(settings, ca_file, limits)
     logging_in = True
     try:
         connector.authenticate(connector.shared_data, settings.username, settings.password, settings.token)
@@ -183,23 +217,76 @@ def open_connector(settings: ConnectionSettings) -> Connector:
     except Exception as error:  # the SDK raises bare Exception / AssertionError for each of these
         failure = connector.failure if settings.use_rest else None
         connector.close()
+        if isinstance(error, AnswerTimedOut) or connector.timed_out:
+            raise _timed_out(settings, limits.connect, CONNECT_TIMEOUT_VARIABLE) from None
+        if isinstance(error, ApertureDBError):
+            raise error from None
         raise _explain(error, settings, logging_in, failure) from None
-    if settings.use_rest:
-        connector.opening = False
+    connector.opening = False
     return connector
+
+
+class _TimedConnector(Connector):
+    """The SDK's TCP ``Connector``, whose socket waits at most ``limits.connect`` while the connection opens
+    (connecting, the protocol hello, TLS, the login and first query) and ``limits.query`` for each later answer.
+    A timeout closes the connection (it may hold half an answer) and raises :class:`AnswerTimedOut`; the next
+    query connects again.
+
+    Every connection, reconnections inside the SDK's retries included, starts with a timed :func:`_reach`:
+    the SDK connects its socket with no timeout, which a silently dropping network would hold for minutes."""
+
+    def __init__(self, settings: ConnectionSettings, ca_file: str | None, limits: Timeouts):
+        self.settings, self.limits = settings, limits
+        self.opening, self.connecting = True, False
+        self.timed_out = False  # the REST connector's flag; a timeout here raises AnswerTimedOut instead
+        super().__init__(
+            host=settings.hostname, port=settings.port, user=settings.username, password=settings.password,
+            token=settings.token, use_ssl=settings.use_ssl, ca_cert=ca_file, verify_hostname=settings.verify_hostname,
+            retry_interval_seconds=RETRY_INTERVAL, retry_max_attempts=RETRY_ATTEMPTS,
+        )
+
+    def _connect(self):
+        _reach(self.settings, self.limits.connect)
+        reopening, self.opening, self.connecting = self.opening, True, True
+        try:
+            super()._connect()  # which closes the socket on any error
+        except TimeoutError:
+            raise AnswerTimedOut() from None
+        finally:
+            self.opening, self.connecting = reopening, False
+
+    def _send_msg(self, data):
+        self.conn.settimeout(self.limits.connect if self.opening else self.limits.query)
+        return self._timed(super()._send_msg, data)
+
+    def _recv_msg(self):
+        return self._timed(super()._recv_msg)
+
+    def _timed(self, operation, *args):
+        if self.connecting:  # the hello, which _connect times
+            return operation(*args)
+        try:
+            return operation(*args)
+        except TimeoutError:  # socket.timeout, raised by plain and TLS sockets alike
+            self.close()
+            raise AnswerTimedOut() from None
 
 
 class _RestConnector(ConnectorRest):
     """``ConnectorRest`` whose requests time out, and which keeps what went wrong while it opens: the SDK retries a
     failed request, logs why, and then raises the same bare "Could not query ApertureDB" whatever the cause.
 
-    While ``opening`` (the login and the first query) a request waits at most OPEN_ANSWER_TIMEOUT for its answer,
+    While ``opening`` (the login and the first query) a request waits at most ``limits.connect`` for its answer,
     ``failure`` holds the exception or the answer that was not ApertureDB's, and a retry meets that failure again
-    at once: a server that does not speak ApertureDB's REST API will not start to on a second try."""
+    at once: a server that does not speak ApertureDB's REST API will not start to on a second try. Later requests
+    wait ``limits.query`` for their answer; one that times out sets ``timed_out``, and the SDK's retries of it
+    fail at once instead of waiting again on the same silent server."""
 
-    def __init__(self, settings: ConnectionSettings, ca_file: str | None):
+    def __init__(self, settings: ConnectionSettings, ca_file: str | None, limits: Timeouts):
         self.failure: requests.RequestException | requests.Response | None = None
         self.opening = True
+        self.settings, self.limits = settings, limits
+        self.timed_out = False  # set by a request that timed out; the SDK's retries of it then fail at once
         super().__init__(config=Configuration(
             host=settings.hostname, port=settings.port, username=settings.username, password=settings.password,
             name="ls_storage", use_ssl=settings.use_ssl, use_rest=True, retry_interval_seconds=RETRY_INTERVAL,
@@ -212,14 +299,20 @@ class _RestConnector(ConnectorRest):
         send = self.http_session.post
 
         def post(url, **options):
+            if self.timed_out:
+                raise AnswerTimedOut()
             if not self.opening:
-                return send(url, timeout=(CONNECT_TIMEOUT, None), **options)
+                try:
+                    return send(url, timeout=(self.limits.connect, self.limits.query), **options)
+                except requests.Timeout:
+                    self.timed_out = True
+                    raise
             if isinstance(self.failure, Exception):
                 raise self.failure
             if self.failure is not None:
                 return self.failure
             try:
-                response = send(url, timeout=OPEN_ANSWER_TIMEOUT, **options)
+                response = send(url, timeout=self.limits.connect, **options)
             except requests.RequestException as error:
                 self.failure = error
                 raise
@@ -273,7 +366,7 @@ def _explain_rest(failure: requests.RequestException | requests.Response, settin
             return _unverified_certificate()
         return _tls_mismatch(settings) if _answers_plain_http(settings) else _not_aperturedb(settings, "refused TLS")
     if isinstance(failure, requests.Timeout):
-        return _not_aperturedb(settings, f"did not answer within {OPEN_ANSWER_TIMEOUT:g} s")
+        return _timed_out(settings, timeouts().connect, CONNECT_TIMEOUT_VARIABLE)
     if not settings.use_ssl and _completes_tls_handshake(settings):
         return _tls_mismatch(settings)
     return _not_aperturedb(settings, "closed the connection")
@@ -308,7 +401,7 @@ def _login_refused(settings: ConnectionSettings, reason: str) -> ApertureDBError
 def _answers_plain_http(settings: ConnectionSettings) -> bool:
     """Whether host:port answers an HTTP request sent without TLS."""
     try:
-        with socket.create_connection((settings.hostname, settings.port), timeout=CONNECT_TIMEOUT) as sock:
+        with socket.create_connection((settings.hostname, settings.port), timeout=timeouts().connect) as sock:
             sock.sendall(f"HEAD /api/ HTTP/1.1\r\nHost: {settings.hostname}\r\nConnection: close\r\n\r\n".encode())
             return sock.recv(5) == b"HTTP/"
     except OSError:
@@ -320,7 +413,7 @@ def _completes_tls_handshake(settings: ConnectionSettings) -> bool:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
-        with socket.create_connection((settings.hostname, settings.port), timeout=CONNECT_TIMEOUT) as sock:
+        with socket.create_connection((settings.hostname, settings.port), timeout=timeouts().connect) as sock:
             with context.wrap_socket(sock, server_hostname=settings.hostname):
                 return True
     except (OSError, ValueError):
@@ -329,9 +422,15 @@ def _completes_tls_handshake(settings: ConnectionSettings) -> bool:
 
 def run_query(connector: Connector, query: list, blobs: list[bytes] | None = None) -> tuple[list, list[bytes]]:
     """Run one transaction; a failed transaction or command raises :class:`QueryFailed`."""
+    connector.timed_out = False
     try:
         answer, out_blobs = connector.query(query, blobs or [])
     except Exception as error:
+        if isinstance(error, AnswerTimedOut) or connector.timed_out:
+            connector.timed_out = False
+            raise _timed_out(connector.settings, connector.limits.query, QUERY_TIMEOUT_VARIABLE) from None
+        if isinstance(error, ApertureDBError):
+            raise
         raise ApertureDBError(f"ApertureDB could not be queried: {error}") from None
     if isinstance(answer, dict):
         raise QueryFailed(f"ApertureDB refused the query: {answer.get('info', answer)}")

@@ -4,7 +4,7 @@ Run it with ``python -m ls_storage.testing.server --port 55555 --cert-dir DIR`` 
 with :class:`TestServer`. It speaks ApertureDB's binary protocol on ``port`` and, given ``rest_port``,
 its REST protocol (:mod:`.rest`) there, both in front of the same store, logins and faults. Tests can
 inject faults: stop and restart (data kept), drop every open connection, delay answers, fail the next N
-queries, refuse logins.
+queries, refuse logins, stop answering after N queries (a hung server, which still accepts connections).
 """
 
 from __future__ import annotations
@@ -69,6 +69,10 @@ class TestServer:
         self._clients: set[_Client] = set()
         self._clients_lock = threading.Lock()
         self.answer_delay = 0.0
+        self._stall_in: int | None = None  # queries answered before the server hangs; None: it never does
+        self._stall_lock = threading.Lock()
+        self._resumed = threading.Event()
+        self._resumed.set()
         self._failures_left = 0
         self._failure_lock = threading.Lock()
         self.queries_answered = 0
@@ -125,6 +129,7 @@ class TestServer:
         threads, self._accept_threads = self._accept_threads, []
         for thread in threads:
             thread.join(timeout=5)
+        self.resume()
         self.drop_connections()
 
     def restart(self) -> None:
@@ -158,6 +163,28 @@ class TestServer:
 
     def delay_answers(self, seconds: float) -> None:
         self.answer_delay = seconds
+
+    def stall_after(self, count: int) -> None:
+        """Answer ``count`` more queries (logins included), then hang: connections are still accepted, but no
+        protocol hello, query or REST request is answered until :meth:`resume` or :meth:`stop`."""
+        with self._stall_lock:
+            self._stall_in = count
+            self._resumed.clear()
+
+    def resume(self) -> None:
+        with self._stall_lock:
+            self._stall_in = None
+            self._resumed.set()
+
+    def _hold(self, counts: bool) -> None:
+        """Wait while the server hangs; a query (``counts``) answered before then uses up one of ``stall_after``'s."""
+        with self._stall_lock:
+            if self._stall_in is None or self._stall_in > 0 and not counts:
+                return
+            if self._stall_in > 0:
+                self._stall_in -= 1
+                return
+        self._resumed.wait()
 
     def expire_sessions(self) -> None:
         self.accounts.expire_sessions()
@@ -200,6 +227,7 @@ class TestServer:
     def _serve(self, client: _Client) -> None:
         """ApertureDB's binary protocol: the hello, TLS, then a frame per query and per answer."""
         version, protocol = wire.HELLO.unpack(wire.recv_frame(client.sock))
+        self._hold(counts=False)
         offered = wire.PROTOCOL_TLS if self.tls else wire.PROTOCOL_TCP
         if version != wire.PROTOCOL_VERSION:
             wire.send_frame(client.sock, wire.HELLO.pack(0, 0))
@@ -219,7 +247,8 @@ class TestServer:
 
     def answer_query(self, query_json: str | bytes, blobs: list[bytes], token: str) -> tuple[Any, list[bytes]]:
         """The answer and blobs to one query, whichever protocol brought it: logins, the session check,
-        injected failures, then the engine; after ``delay_answers`` seconds."""
+        injected failures, then the engine; after ``delay_answers`` seconds, and not at all while it hangs."""
+        self._hold(counts=True)
         answer = self._answer(query_json, blobs, token)
         if self.answer_delay:
             time.sleep(self.answer_delay)

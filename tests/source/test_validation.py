@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def short_answer_timeout(monkeypatch):
     # A REST storage given the TCP port waits this long for an answer that never comes.
-    monkeypatch.setattr(connection, "OPEN_ANSWER_TIMEOUT", 2.0)
+    monkeypatch.setenv(connection.CONNECT_TIMEOUT_VARIABLE, "2")
 
 
 def free_port() -> int:
