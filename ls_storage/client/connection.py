@@ -24,6 +24,8 @@ from aperturedb.Configuration import Configuration
 from aperturedb.Connector import Connector
 from aperturedb.ConnectorRest import ConnectorRest
 
+from .hosts import HostError, allowed_hosts, host_name_problem
+
 RETRY_INTERVAL = 0.2
 RETRY_ATTEMPTS = 3  # at least 2: ConnectorRest counts an answer to its last attempt as a failure
 # Environment variables: seconds to connect, negotiate TLS and log in; seconds a query may wait for its answer.
@@ -69,14 +71,10 @@ class QueryFailed(ApertureDBError):
     """ApertureDB answered a query with an error status."""
 
 
-class AnswerTimedOut(Exception):
-    """A connector waited longer than its timeout. Not an ``OSError``, which the SDK would retry on the same
-    silent server (and a write may have been applied): it ends the query at once."""
-
-
-def _timed_out(settings: ConnectionSettings, seconds: float, variable: str) -> ApertureDBError:
+def _timed_out(settings: ConnectionSettings, limits: Timeouts, opening: bool) -> ApertureDBError:
+    seconds, variable = (limits.connect, CONNECT_TIMEOUT_VARIABLE) if opening else (limits.query, QUERY_TIMEOUT_VARIABLE)
     message = f"ApertureDB at {settings.hostname}:{settings.port} did not answer within {seconds:g} s ({variable})"
-    if variable == CONNECT_TIMEOUT_VARIABLE:  # a hung server, or one that waits for another protocol than ours
+    if opening:  # a hung server, or one that waits for another protocol than ours
         message += ": the server hangs, or this port does not speak ApertureDB's " + \
             ("REST API" if settings.use_rest else "protocol") + ": check the port, and the TLS and REST settings"
     return ApertureDBError(message + ".", "hostname")
@@ -169,6 +167,8 @@ def _ca_file(pem: str) -> str:
 def check_settings(settings: ConnectionSettings) -> None:
     if not settings.hostname:
         raise ApertureDBError("The ApertureDB host name is required.", "hostname")
+    if problem := host_name_problem(settings.hostname):
+        raise ApertureDBError(f"The host name is not valid: {problem}.", "hostname")
     if not 0 < settings.port < 65536:
         raise ApertureDBError(f"Port {settings.port} is not a valid TCP port.", "port")
     if not settings.password and not settings.token:
@@ -185,7 +185,9 @@ def check_settings(settings: ConnectionSettings) -> None:
 
 
 def _reach(settings: ConnectionSettings, timeout: float) -> None:
-    """Fail fast, with a clear message, when nothing listens at host:port (the SDK would retry silently)."""
+    """Fail fast, with a clear message, when nothing listens at host:port (the SDK would retry silently), or
+    when the operator does not allow connections there."""
+    check_allowed(settings)
     try:
         with socket.create_connection((settings.hostname, settings.port), timeout=timeout):
             pass
@@ -196,6 +198,17 @@ def _reach(settings: ConnectionSettings, timeout: float) -> None:
         raise ApertureDBError(
             f"Cannot reach ApertureDB at {settings.hostname}:{settings.port}: {reason}.", "hostname"
         ) from None
+
+
+def check_allowed(settings: ConnectionSettings) -> None:
+    """Refuses a host that ``APERTUREDB_ALLOWED_HOSTS`` does not allow (a setting that cannot be read allows none)."""
+    try:
+        allowed = allowed_hosts()
+        refusal = allowed and allowed.refusal(settings.hostname, settings.port)
+    except HostError as error:
+        raise ApertureDBError(f"No connection is allowed: {error}.", "hostname") from None
+    if refusal:
+        raise ApertureDBError(f"Connecting there is not allowed: {refusal}.", "hostname")
 
 
 def open_connector(settings: ConnectionSettings) -> Connector:
@@ -217,11 +230,7 @@ def open_connector(settings: ConnectionSettings) -> Connector:
     except Exception as error:  # the SDK raises bare Exception / AssertionError for each of these
         failure = connector.failure if settings.use_rest else None
         connector.close()
-        if isinstance(error, AnswerTimedOut) or connector.timed_out:
-            raise _timed_out(settings, limits.connect, CONNECT_TIMEOUT_VARIABLE) from None
-        if isinstance(error, ApertureDBError):
-            raise error from None
-        raise _explain(error, settings, logging_in, failure) from None
+        raise _fatal(connector, error) or _explain(error, settings, logging_in, failure) from None
     connector.opening = False
     return connector
 
@@ -229,8 +238,9 @@ def open_connector(settings: ConnectionSettings) -> Connector:
 class _TimedConnector(Connector):
     """The SDK's TCP ``Connector``, whose socket waits at most ``limits.connect`` while the connection opens
     (connecting, the protocol hello, TLS, the login and first query) and ``limits.query`` for each later answer.
-    A timeout closes the connection (it may hold half an answer) and raises :class:`AnswerTimedOut`; the next
-    query connects again.
+    A timeout closes the connection (it may hold half an answer) and raises an :class:`ApertureDBError`, which
+    the SDK does not retry (it retries an ``OSError`` on the same silent server, and a write may have been
+    applied); the next query connects again.
 
     Every connection, reconnections inside the SDK's retries included, starts with a timed :func:`_reach`:
     the SDK connects its socket with no timeout, which a silently dropping network would hold for minutes."""
@@ -238,7 +248,7 @@ class _TimedConnector(Connector):
     def __init__(self, settings: ConnectionSettings, ca_file: str | None, limits: Timeouts):
         self.settings, self.limits = settings, limits
         self.opening, self.connecting = True, False
-        self.timed_out = False  # the REST connector's flag; a timeout here raises AnswerTimedOut instead
+        self.fatal = None  # as the REST connector's; errors here reach the caller without it
         super().__init__(
             host=settings.hostname, port=settings.port, user=settings.username, password=settings.password,
             token=settings.token, use_ssl=settings.use_ssl, ca_cert=ca_file, verify_hostname=settings.verify_hostname,
@@ -251,7 +261,7 @@ class _TimedConnector(Connector):
         try:
             super()._connect()  # which closes the socket on any error
         except TimeoutError:
-            raise AnswerTimedOut() from None
+            raise _timed_out(self.settings, self.limits, opening=True) from None
         finally:
             self.opening, self.connecting = reopening, False
 
@@ -269,7 +279,7 @@ class _TimedConnector(Connector):
             return operation(*args)
         except TimeoutError:  # socket.timeout, raised by plain and TLS sockets alike
             self.close()
-            raise AnswerTimedOut() from None
+            raise _timed_out(self.settings, self.limits, self.opening) from None
 
 
 class _RestConnector(ConnectorRest):
@@ -279,14 +289,15 @@ class _RestConnector(ConnectorRest):
     While ``opening`` (the login and the first query) a request waits at most ``limits.connect`` for its answer,
     ``failure`` holds the exception or the answer that was not ApertureDB's, and a retry meets that failure again
     at once: a server that does not speak ApertureDB's REST API will not start to on a second try. Later requests
-    wait ``limits.query`` for their answer; one that times out sets ``timed_out``, and the SDK's retries of it
-    fail at once instead of waiting again on the same silent server."""
+    wait ``limits.query`` for their answer. A request that times out, or goes to a host no longer allowed, sets
+    ``fatal``: the SDK catches every error and retries, and its retries then meet that error again at once
+    instead of waiting on the same silent server."""
 
     def __init__(self, settings: ConnectionSettings, ca_file: str | None, limits: Timeouts):
         self.failure: requests.RequestException | requests.Response | None = None
         self.opening = True
         self.settings, self.limits = settings, limits
-        self.timed_out = False  # set by a request that timed out; the SDK's retries of it then fail at once
+        self.fatal: ApertureDBError | None = None
         super().__init__(config=Configuration(
             host=settings.hostname, port=settings.port, username=settings.username, password=settings.password,
             name="ls_storage", use_ssl=settings.use_ssl, use_rest=True, retry_interval_seconds=RETRY_INTERVAL,
@@ -299,13 +310,18 @@ class _RestConnector(ConnectorRest):
         send = self.http_session.post
 
         def post(url, **options):
-            if self.timed_out:
-                raise AnswerTimedOut()
+            if self.fatal is not None:
+                raise self.fatal
+            try:
+                check_allowed(self.settings)  # requests may connect anew for any request
+            except ApertureDBError as error:
+                self.fatal = error
+                raise
             if not self.opening:
                 try:
                     return send(url, timeout=(self.limits.connect, self.limits.query), **options)
                 except requests.Timeout:
-                    self.timed_out = True
+                    self.fatal = _timed_out(self.settings, self.limits, opening=False)
                     raise
             if isinstance(self.failure, Exception):
                 raise self.failure
@@ -366,7 +382,7 @@ def _explain_rest(failure: requests.RequestException | requests.Response, settin
             return _unverified_certificate()
         return _tls_mismatch(settings) if _answers_plain_http(settings) else _not_aperturedb(settings, "refused TLS")
     if isinstance(failure, requests.Timeout):
-        return _timed_out(settings, timeouts().connect, CONNECT_TIMEOUT_VARIABLE)
+        return _timed_out(settings, timeouts(), opening=True)
     if not settings.use_ssl and _completes_tls_handshake(settings):
         return _tls_mismatch(settings)
     return _not_aperturedb(settings, "closed the connection")
@@ -420,18 +436,19 @@ def _completes_tls_handshake(settings: ConnectionSettings) -> bool:
         return False
 
 
+def _fatal(connector: Connector, error: Exception) -> ApertureDBError | None:
+    """The error that ended a query for good: ours, raised through the SDK, or kept by the REST connector."""
+    return getattr(connector, "fatal", None) or (error if isinstance(error, ApertureDBError) else None)
+
+
 def run_query(connector: Connector, query: list, blobs: list[bytes] | None = None) -> tuple[list, list[bytes]]:
     """Run one transaction; a failed transaction or command raises :class:`QueryFailed`."""
-    connector.timed_out = False
     try:
         answer, out_blobs = connector.query(query, blobs or [])
     except Exception as error:
-        if isinstance(error, AnswerTimedOut) or connector.timed_out:
-            connector.timed_out = False
-            raise _timed_out(connector.settings, connector.limits.query, QUERY_TIMEOUT_VARIABLE) from None
-        if isinstance(error, ApertureDBError):
-            raise
-        raise ApertureDBError(f"ApertureDB could not be queried: {error}") from None
+        fatal = _fatal(connector, error)
+        connector.fatal = None  # the next query may find the server answering again
+        raise fatal or ApertureDBError(f"ApertureDB could not be queried: {error}") from None
     if isinstance(answer, dict):
         raise QueryFailed(f"ApertureDB refused the query: {answer.get('info', answer)}")
     for item in answer:

@@ -67,6 +67,7 @@ class ImageSelection:
     created_after: int | None = None  # only images created after this transaction
     uniqueids: tuple[str, ...] | None = None  # only these images
     annotations_label_version: str | None = None  # only the annotations of this LS_label_version
+    annotation_conditions: dict | None = None  # and only those meeting these, {property: [op, value]}
     prediction_properties: PredictionProperties = PredictionProperties()  # read from regions besides REGION_PROPERTIES
     # Only images connected to an entity one of these selects (``client.constraints.parse_connected_to``): datasets.
     connected_to: tuple[dict, ...] = ()
@@ -140,8 +141,12 @@ def _page_query(selection: ImageSelection, offset: int, size: int, connected: di
         query.append({"FindBoundingBox": {**common, "coordinates": True}})
         query.append({"FindPolygon": {**common, "vertices": True}})
     if selection.with_annotations:
-        query.extend(read_annotations_commands(image_ref=1, annotation_ref=2,
-                                               label_version=selection.annotations_label_version))
+        annotations = read_annotations_commands(image_ref=1, annotation_ref=2,
+                                                label_version=selection.annotations_label_version)
+        if selection.annotation_conditions:
+            find = annotations[0]["FindEntity"]
+            find["constraints"] = with_conditions(find.get("constraints"), selection.annotation_conditions)
+        query.extend(annotations)
     return query
 
 

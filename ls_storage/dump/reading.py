@@ -2,7 +2,13 @@
 polygons (and, if asked, the boxes and polygons ApertureDB held before Label Studio), as plain shapes in pixels.
 
 Pages come from the source storage's own reader (:func:`ls_storage.client.source.iter_image_pages`), the next one
-read while the current one is written, so memory holds two pages whatever the image count.
+read while the current one is written, so memory holds two pages whatever the image count. ApertureDB does the
+selecting: the images by their constraints and the entities they are connected to (``connected_to``, as a source
+storage takes it), the annotations by project and label version, so that a dump of one project reads neither the
+annotations of the others nor their regions. Cancelled annotations are left out here.
+
+Regions a target storage writes that are neither boxes nor polygons (brush masks, keypoints, ellipses) are not
+dumped: they are counted in ``info.counts.regions_skipped`` by Label Studio type.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ class DumpSelection:
     """Which images and annotations a dump takes."""
 
     constraints: Constraints | None = None  # on the images
-    project_id: int | None = None  # only annotations with this LS_project_id
+    connected_to: tuple[dict, ...] = ()  # only images connected to an entity one of these selects (parse_connected_to)
+    project_id: int | None = None  # only annotations with this LS_project_id (ApertureDB selects them)
     label_version: str | None = None  # only annotations of this LS_label_version (ApertureDB selects them)
     include_source_regions: bool = False  # also boxes and polygons not written by Label Studio
     annotated_only: bool = False  # only images with a selected annotation (or a source region, when included)
@@ -36,15 +43,19 @@ class DumpSelection:
 
     def describe(self) -> dict:
         """The selection as the dump's ``info`` records it."""
-        return {"constraints": self.constraints, "project_id": self.project_id, "label_version": self.label_version,
+        return {"constraints": self.constraints, "connected_to": list(self.connected_to),
+                "project_id": self.project_id, "label_version": self.label_version,
                 "include_source_regions": self.include_source_regions, "annotated_only": self.annotated_only,
                 "limit": self.limit}
 
-    def takes(self, annotation: StoredAnnotation) -> bool:
-        properties = annotation.properties
-        if properties.get("LS_was_cancelled") is True:
-            return False
-        return self.project_id is None or properties.get("LS_project_id") == self.project_id
+    def image_selection(self, properties: tuple[str, ...] = ()) -> ImageSelection:
+        """What the source storage's reader is asked for: these images with these properties, and the annotations
+        (and source regions, when included) of each."""
+        return ImageSelection(
+            constraints=self.constraints, connected_to=self.connected_to, properties=properties,
+            with_regions=self.include_source_regions, with_annotations=True,
+            annotations_label_version=self.label_version, limit=self.limit,
+            annotation_conditions=None if self.project_id is None else {"LS_project_id": ["==", self.project_id]})
 
 
 @dataclass
@@ -101,9 +112,7 @@ def read_images(connector, selection: DumpSelection, tally: Tally, page_size: in
                 ) -> Iterator[DumpedImage]:
     properties = selection.properties if selection.properties is not None else image_property_names(connector)
     wanted = tuple(sorted({*properties, selection.file_name_property}))
-    pages = iter_image_pages(connector, ImageSelection(
-        constraints=selection.constraints, properties=wanted, with_regions=selection.include_source_regions,
-        with_annotations=True, annotations_label_version=selection.label_version, limit=selection.limit), page_size)
+    pages = iter_image_pages(connector, selection.image_selection(wanted), page_size)
     for page in read_ahead(pages):
         for record in page:
             if record.error is not None:
@@ -116,7 +125,7 @@ def read_images(connector, selection: DumpSelection, tally: Tally, page_size: in
                 properties={key: task_value(value) for key, value in record.properties.items()
                             if key in properties and value is not None})
             for annotation in record.annotations:
-                if selection.takes(annotation):
+                if annotation.properties.get("LS_was_cancelled") is not True:
                     image.annotators.append(_annotator(annotation))
                     image.shapes.extend(_annotation_shapes(annotation, image.annotators[-1], tally))
             image.shapes.extend(_source_boxes(record.boxes) + _source_polygons(record.polygons))

@@ -8,25 +8,16 @@ import time
 
 import pytest
 from ls_storage.client import connection
-from ls_storage.client.connection import ApertureDBError, ConnectionSettings, open_connector, run_query
-from ls_storage.testing.fixtures import running_server
+from ls_storage.client.connection import ApertureDBError, open_connector, run_query
 
 CONNECT_SECONDS, QUERY_SECONDS = 1.0, 1.5
 SLACK = 1.5  # retry sleeps, the TLS handshake and a loaded CI machine; far below a second wait of the timeout
 
 
-@pytest.fixture(params=["tcp", "rest"])
-def address(request, monkeypatch):
+@pytest.fixture(autouse=True)
+def short_timeouts(monkeypatch):
     monkeypatch.setenv(connection.CONNECT_TIMEOUT_VARIABLE, str(CONNECT_SECONDS))
     monkeypatch.setenv(connection.QUERY_TIMEOUT_VARIABLE, str(QUERY_SECONDS))
-    with running_server(rest=request.param == "rest") as address:
-        yield address
-
-
-def settings_of(address) -> ConnectionSettings:
-    return ConnectionSettings(hostname=address.host, port=address.port, username=address.username,
-                              password=address.password, ca_cert=open(address.ca_cert).read(),
-                              use_rest=address.use_rest)
 
 
 def timed(call):
@@ -38,16 +29,16 @@ def timed(call):
     raise AssertionError("the call did not fail")
 
 
-def test_a_server_that_accepts_and_never_answers_fails_the_connection_within_the_connect_timeout(address):
+def test_a_server_that_accepts_and_never_answers_fails_the_connection_within_the_connect_timeout(address, connection_settings):
     address.server.stall_after(0)
-    error, seconds = timed(lambda: open_connector(settings_of(address)))
+    error, seconds = timed(lambda: open_connector(connection_settings))
     assert error.field == "hostname"
     assert f"did not answer within {CONNECT_SECONDS:g} s" in str(error) and "APERTUREDB_CONNECT_TIMEOUT" in str(error)
     assert CONNECT_SECONDS * 0.9 <= seconds <= CONNECT_SECONDS + SLACK, seconds
 
 
-def test_a_server_that_hangs_mid_session_fails_the_query_once_and_answers_again_after(address):
-    connector = open_connector(settings_of(address))
+def test_a_server_that_hangs_mid_session_fails_the_query_once_and_answers_again_after(address, connection_settings):
+    connector = open_connector(connection_settings)
     run_query(connector, [{"FindImage": {"results": {"count": True}}}])
     address.server.stall_after(0)
     error, seconds = timed(lambda: run_query(connector, [{"FindImage": {"results": {"count": True}}}]))
@@ -60,8 +51,8 @@ def test_a_server_that_hangs_mid_session_fails_the_query_once_and_answers_again_
     connector.close()
 
 
-def test_a_server_that_stalls_after_some_queries_fails_the_first_unanswered_one(address):
-    connector = open_connector(settings_of(address))
+def test_a_server_that_stalls_after_some_queries_fails_the_first_unanswered_one(address, connection_settings):
+    connector = open_connector(connection_settings)
     address.server.stall_after(3)
     for _ in range(3):
         run_query(connector, [{"GetStatus": {}}])
@@ -71,8 +62,8 @@ def test_a_server_that_stalls_after_some_queries_fails_the_first_unanswered_one(
     connector.close()
 
 
-def test_slow_answers_within_the_timeout_are_waited_for(address):
-    connector = open_connector(settings_of(address))
+def test_slow_answers_within_the_timeout_are_waited_for(address, connection_settings):
+    connector = open_connector(connection_settings)
     address.server.delay_answers(QUERY_SECONDS / 2)
     answer, _ = run_query(connector, [{"GetStatus": {}}])
     assert answer[0]["GetStatus"]["status"] == 0

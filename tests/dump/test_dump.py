@@ -2,88 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
-from datetime import datetime
 
 import jsonschema
-import pytest
+import numpy as np
+from label_studio_sdk.converter.brush import mask2rle
 from pycocotools.coco import COCO
 
-from ls_storage.client.target import AnnotationWrite, write_annotations
-from ls_storage.conversion.annotations import results_to_objects
-from ls_storage.dump import SCHEMA_FILE, main
-from transports import aperturedb, transport  # noqa: F401 - over TCP and REST
-
-WIDTH, HEIGHT = 200, 100
-SCHEMA = json.load(open(SCHEMA_FILE))
-CREATED, UPDATED = "2026-01-02T03:04:05.123000+00:00", "2026-01-03T04:05:06+00:00"
-
-
-def box(region_id, x, y, w, h, labels=("cat",), rotation=0.0):
-    return {"id": region_id, "from_name": "box", "to_name": "photo", "type": "rectanglelabels",
-            "value": {"x": x, "y": y, "width": w, "height": h, "rotation": rotation, "rectanglelabels": list(labels)}}
-
-
-def polygon(region_id, points, labels=("dog",)):
-    return {"id": region_id, "from_name": "outline", "to_name": "photo", "type": "polygonlabels",
-            "value": {"points": points, "polygonlabels": list(labels), "closed": True}}
-
-
-KEYPOINT = {"id": "k1", "from_name": "point", "to_name": "photo", "type": "keypointlabels",
-            "value": {"x": 5, "y": 5, "width": 1, "keypointlabels": ["nose"]}}
-
-
-def annotate(connector, annotation_id, image, result, project_id=7, user="ann@example.com", label_version="", **extra):
-    properties = {"LS_project_id": project_id, "LS_task_id": annotation_id * 10, "LS_completed_by": user,
-                  "LS_created_at": {"_date": CREATED}, "LS_updated_at": {"_date": UPDATED},
-                  "LS_was_cancelled": False, "LS_ground_truth": False, **extra}
-    write_annotations(connector, [AnnotationWrite(annotation_id, image, properties,
-                                                  results_to_objects(result, WIDTH, HEIGHT), label_version)])
-
-
-def pixels(x, y, w, h):
-    return x * WIDTH / 100, y * HEIGHT / 100, w * WIDTH / 100, h * HEIGHT / 100
-
-
-def options(address, *more) -> list[str]:
-    args = ["--host", address.host, "--port", str(address.port), "--user", address.username,
-            "--password", address.password, "--use-ssl" if address.use_ssl else "--no-ssl"]
-    if address.ca_cert:
-        args += ["--ca-cert", address.ca_cert]
-    if address.use_rest:
-        args.append("--use-rest")
-    return args + list(more)
-
-
-def run(address, *more) -> dict:
-    out = io.StringIO()
-    assert main(options(address, *more), stdout=out) == 0
-    return json.loads(out.getvalue())
-
-
-def same_time(a, b) -> bool:
-    return datetime.fromisoformat(a) == datetime.fromisoformat(b)
-
-
-@pytest.fixture
-def annotated(aperturedb, aperturedb_images):
-    """Two images: the first annotated in project 7 (a rotated box of two labels, a box, a polygon, a keypoint),
-    the second in project 8; both hold a box ApertureDB had before; a third image has nothing."""
-    images = aperturedb_images
-    first = images.add("a.png", WIDTH, HEIGHT, boxes=[((1, 2, 3, 4), "car", {})])
-    second = images.add("b.png", WIDTH, HEIGHT, boxes=[((5, 6, 7, 8), "car", {})], split="val")
-    third = images.add("c.png", WIDTH, HEIGHT)
-    connector = images.connector
-    annotate(connector, 101, first, [box("b1", 10, 20, 30, 40, labels=("cat", "dog"), rotation=33.5),
-                                     box("b2", 1.5, 2.25, 10.125, 20.0625), KEYPOINT,
-                                     polygon("p1", [[0, 0], [50, 0], [50, 50], [10, 40]])],
-             label_version="v2")
-    annotate(connector, 102, second, [box("b3", 50, 50, 10, 10, labels=("dog",))], project_id=8,
-             user="other@example.com", label_version="v1")
-    annotate(connector, 103, third, [box("b4", 1, 1, 1, 1)], LS_was_cancelled=True)
-    return {"images": images, "first": first, "second": second, "third": third}
+from dumping import CREATED, HEIGHT, KEYPOINT, SCHEMA, UPDATED, WIDTH, annotate, box, options, pixels, run, same_time
+from ls_storage.dump import main
 
 
 def test_media_items_equal_what_was_annotated(aperturedb, annotated):
@@ -202,24 +130,24 @@ def test_images_stream_page_by_page_in_uniqueid_order(aperturedb, aperturedb_ima
     assert [a["id"] for a in dump["annotations"]] == [1, 2, 3, 4, 5]
 
 
-@pytest.mark.parametrize("more, option", [
-    (["--constraints", '{"split": "train"}'], "--constraints"),
-    (["--constraints", "{"], "--constraints"),
-    (["--ca-cert", "/nonexistent/ca.pem"], "--ca-cert"),
-    (["--password", "not-the-s3cret"], "--password"),
-    (["--port", "0"], "--port"),
-    (["--connection-key", "not-a-key"], "--connection-key"),
-    (["--page-size", "0"], "--page-size"),
-    (["--format", "media-items", "--categories", "cat"], "--categories"),
-])
-def test_bad_options_name_the_option(aperturedb, capsys, more, option):
-    assert main(options(aperturedb) + more, stdout=io.StringIO()) == 2
-    error = capsys.readouterr().err
-    assert error.startswith(f"python -m ls_storage.dump: error: {option}: "), error
-    assert "s3cret" not in error
+def test_masks_keypoints_and_ellipses_are_counted_not_dumped(aperturedb, aperturedb_images):
+    """A target writes brush masks as blobs and keypoints and ellipses as LS_region entities: neither format has
+    them; the dump reads past them and counts them by Label Studio type, beside the box of the same annotation."""
+    mask = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
+    mask[10:20, 30:60] = 255
+    brush = {"id": "m1", "from_name": "brush", "to_name": "photo", "type": "brushlabels",
+             "value": {"format": "rle", "rle": mask2rle(mask), "brushlabels": ["road"]}}
+    ellipse = {"id": "e1", "from_name": "eye", "to_name": "photo", "type": "ellipselabels",
+               "value": {"x": 50, "y": 50, "radiusX": 10, "radiusY": 5, "rotation": 0, "ellipselabels": ["eye"]}}
+    image = aperturedb_images.add("m.png", WIDTH, HEIGHT)
+    annotate(aperturedb_images.connector, 1, image, [brush, ellipse, KEYPOINT, box("b", 10, 10, 20, 20)])
+    constraints = json.dumps(aperturedb_images.constraints)
 
-
-def test_options_argparse_refuses_name_the_option(aperturedb, capsys):
-    with pytest.raises(SystemExit) as exit:
-        main(options(aperturedb, "--project-id", "seven"))
-    assert exit.value.code == 2 and "--project-id" in capsys.readouterr().err
+    skipped = {"brushlabels": 1, "ellipselabels": 1, "keypointlabels": 1}
+    media = run(aperturedb, "--format", "media-items", "--constraints", constraints)
+    jsonschema.validate(media, SCHEMA)
+    assert [i["type"] for i in media["media"][0]["metadata_items"]] == ["user_tag", "object_label"]
+    assert media["info"]["counts"]["regions_skipped"] == skipped
+    coco = run(aperturedb, "--constraints", constraints)
+    assert [a["attributes"]["labels"] for a in coco["annotations"]] == [["cat"]]
+    assert coco["info"]["counts"]["regions_skipped"] == skipped
