@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, field, replace
 from typing import Callable, Generator, Iterator, TypeVar
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ls_storage.conversion.predictions import PredictionProperties
 
@@ -31,6 +31,8 @@ ANNOTATION_ID = "LS_annotation_id"  # on regions a target storage wrote: annotat
 REGION_PROPERTIES = ["rotation", "score", "model_version", ANNOTATION_ID, CREATED]
 ALL_PROPERTIES = "*"  # as the only property name: every property the images have
 DATASET_REF = 100  # the first ref of the Finds of ``connected_to``'s entities, clear of every query's own refs
+# Pillow's limit for a decompression bomb: a larger image is skipped, neither opened by a sync nor sent to be labeled.
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 CONTENT_TYPES = [
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -182,7 +184,7 @@ def iter_image_pages(connector, selection: ImageSelection, page_size: int = PAGE
             stored = parse_annotations(answer[3 if selection.with_regions else 1:])
             for record in records:
                 record.annotations = stored.get(record.uniqueid, [])
-        _fill_missing_sizes(connector, [r for r in records if not (_is_size(r.width) and _is_size(r.height))])
+        _check_sizes(connector, records)
         yield records
         if len(entities) < size:
             return
@@ -319,15 +321,28 @@ def _is_size(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
-def _fill_missing_sizes(connector, records: list[ImageRecord]) -> None:
-    """Images stored without a usable ``adb_image_width``/``height``: read the size from the image itself."""
+def _check_sizes(connector, records: list[ImageRecord]) -> None:
+    """Images stored without a usable ``adb_image_width``/``height`` get the size their own header gives; an
+    image whose size cannot be read, or that is over MAX_PIXELS, is skipped (``error``). Nothing is decoded."""
     for record in records:
-        blob, _ = fetch_image(connector, record.uniqueid)
-        try:
-            with Image.open(io.BytesIO(blob)) as image:
-                record.width, record.height = image.width, image.height
-        except (UnidentifiedImageError, OSError):
-            record.error = "its size is not recorded and the image cannot be decoded to read it"
+        if not (_is_size(record.width) and _is_size(record.height)):
+            blob, _ = fetch_image(connector, record.uniqueid)
+            record.width, record.height, record.error = header_size(blob)
+        if not record.error and record.width * record.height > MAX_PIXELS:
+            record.error = f"it has {record.width:g} x {record.height:g} pixels, over the limit of {MAX_PIXELS:,}"
+
+
+def header_size(blob: bytes) -> tuple[float | None, float | None, str | None]:
+    """``(width, height, None)`` from an encoded image's header, checked to be whole, or ``(None, None, why)``."""
+    try:
+        with Image.open(io.BytesIO(blob)) as image:
+            width, height = image.width, image.height
+            image.verify()  # the file's structure, and checksums where the format has them; pixels are not decoded
+    except Image.DecompressionBombError:
+        return None, None, f"it has more than the limit of {MAX_PIXELS:,} pixels"
+    except Exception:  # noqa: BLE001 - a damaged file makes Pillow's readers raise almost anything
+        return None, None, "its size is not recorded and the image is not one that can be read"
+    return width, height, None
 
 
 def fetch_image(connector, uniqueid: str) -> tuple[bytes, str]:
