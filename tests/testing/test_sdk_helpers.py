@@ -78,8 +78,8 @@ def test_summary_prints_the_schema_figures(utils, make_image, capsys):
     assert "Total entities types:    4" in lines and "Total connections types: 2" in lines
     assert lines[-3:-1] == ["Total nodes: 8", "Total edges: 3"]
     person = lines.index("Person")
-    assert lines[person + 1:person + 4] == ["  Total elements: 2", "I   string   | name  |         2 (100%)",
-                                           "    number   | age   |         2 (100%)"]
+    assert lines[person + 1:person + 4] == ["  Total elements: 2", "I   String   | name  |         2 (100%)",
+                                           "    Number   | age   |         2 (100%)"]
     boxes = lines.index("_BoundingBoxToImage")
     assert lines[boxes + 1:boxes + 3] == ["  _BoundingBox ====> _Image", "  Total elements: 2"]
 

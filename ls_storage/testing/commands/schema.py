@@ -13,6 +13,9 @@ from .engine import Transaction, command
 from .parameters import read_string
 
 VERSION = "0.18.0-ls-storage-test"
+# A property's type as ApertureDB's GetSchema names it: "String" and "Number" as its documentation shows them,
+# "Boolean" and "DateTime" inferred (the SDK's Utils.summary pads type names to 8 characters, DateTime's length).
+SCHEMA_TYPES = {"string": "String", "number": "Number", "boolean": "Boolean", "datetime": "DateTime"}
 
 
 # ---- status and schema ------------------------------------------------------------------------
@@ -50,11 +53,12 @@ def _schema_classes(store: Store, class_names: Iterable[str], members: Callable[
         props: dict[str, list] = {}
         for seq in seqs:
             for key, value in records[seq].props.items():
-                entry = props.setdefault(key, [0, (index_type, cls, key) in store.indexes, type_name(value)])
+                entry = props.setdefault(key, [0, (index_type, cls, key) in store.indexes,
+                                               SCHEMA_TYPES[type_name(value)]])
                 entry[0] += 1
         for index_type_, index_cls, key in store.indexes:
             if index_type_ == index_type and index_cls == cls and key not in props:
-                props[key] = [0, True, "string"]
+                props[key] = [0, True, SCHEMA_TYPES["string"]]
         info: dict[str, Any] = {"matched": len(seqs), "properties": props or None}
         if links_of is not None:
             sample = records[seqs[0]]
