@@ -27,7 +27,8 @@ from organizations.models import OrganizationMember
 from rest_framework.exceptions import ValidationError
 
 from ls_storage.client.connection import ApertureDBError, ConnectionSettings, QueryFailed, connectors, open_connector
-from ls_storage.client.source import ImageSelection, check_selection, fetch_image, iter_image_pages
+from ls_storage.client.schema import grouped, read_schema, source_problems
+from ls_storage.client.source import ALL_PROPERTIES, ImageSelection, check_selection, fetch_image, iter_image_pages
 from ls_storage.client.target import (
     AnnotationWrite,
     delete_annotation,
@@ -106,13 +107,23 @@ class ApertureDBStorageMixin(models.Model):
         return connectors.get(self.connection_settings())
 
     def validate_connection(self, client=None):
-        """Log in and run a query; a failure is a ``ValidationError`` naming the field at fault."""
+        """Log in and run a query (Label Studio asks this before a Sync too); a failure is a ``ValidationError``
+        naming the field at fault."""
+        self._validate(self.check_access)
+
+    def validate_settings(self):
+        """What Check Connection and a save ask: :meth:`validate_connection`, and the settings against what
+        ApertureDB holds (not before a Sync: what it holds may change under a saved storage)."""
+        self._validate(self.check_settings, self.check_access)
+
+    def _validate(self, *checks):
         try:
             connector = open_connector(self.connection_settings())
         except ApertureDBError as error:
             raise as_validation_error(error) from None
         try:
-            self.check_access(connector)
+            for check in checks:
+                check(connector)
         except ApertureDBError as error:
             raise as_validation_error(error) from None
         finally:
@@ -120,6 +131,9 @@ class ApertureDBStorageMixin(models.Model):
 
     def check_access(self, connector) -> None:
         """What this storage needs beyond a login (reading its images, writing annotations)."""
+
+    def check_settings(self, connector) -> None:
+        """The settings against what ApertureDB holds; a ``ValidationError`` naming each field at fault."""
 
     @property
     def path_full(self):
@@ -158,6 +172,11 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
     property_defaults = models.JSONField(
         _("property defaults"), default=dict, blank=True,
         help_text="{name: value} given to the task data of an image without that property",
+    )
+    allow_unknown_properties = models.BooleanField(
+        _("allow unknown properties"), default=False,
+        help_text="Let the constraints, properties and defaults name properties no image (box, polygon, entity) has "
+                  "yet; otherwise such a name is refused when the storage is checked or saved",
     )
     limit = models.PositiveIntegerField(_("limit"), null=True, blank=True, help_text="Import at most this many images")
     remove_missing_tasks = models.BooleanField(
@@ -214,6 +233,16 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
 
     def check_access(self, connector) -> None:
         check_selection(connector, self.selection())
+
+    def check_settings(self, connector) -> None:
+        problems = source_problems(
+            read_schema(connector), constraints=self.constraints or None,
+            region_constraints=(self.pred_constraints or None) if self.predictions else None,
+            connected_to=self.connected_to or (),
+            properties=[name for name in self.properties or () if name != ALL_PROPERTIES],
+            property_defaults=self.property_defaults or {}, allow_unknown=self.allow_unknown_properties)
+        if problems:
+            raise ValidationError(grouped(problems))
 
     def scan_and_create_links(self):
         from .sync import sync_source_storage

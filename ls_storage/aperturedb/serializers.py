@@ -69,7 +69,7 @@ class ApertureDBStorageSerializerMixin(serializers.Serializer):
                 raise as_validation_error(error) from None
         storage = self._storage_with(data, from_key)
         try:
-            storage.validate_connection()
+            storage.validate_settings()
         except ValidationError as error:
             if from_key is not None and isinstance(error.detail, dict):  # the key set the field at fault
                 messages = [message for name in KEY_FIELDS for message in error.detail.get(name, [])]

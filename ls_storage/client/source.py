@@ -22,6 +22,7 @@ from ls_storage.conversion.predictions import PredictionProperties
 
 from .connection import run_query
 from .constraints import Constraints, mentions, with_conditions
+from .schema import IMAGE, read_schema
 from .target import StoredAnnotation, parse_annotations, read_annotations_commands
 
 PAGE_SIZE = 1000
@@ -216,10 +217,7 @@ def _predicted(regions: list[dict]) -> list[dict]:
 
 def image_property_names(connector) -> tuple[str, ...]:
     """Every property that some image has, as ApertureDB's schema lists them (system properties aside)."""
-    answer, _ = run_query(connector, [{"GetSchema": {}}])
-    classes = (answer[0]["GetSchema"].get("entities") or {}).get("classes") or {}
-    properties = (classes.get("_Image") or {}).get("properties") or {}
-    return tuple(sorted(name for name in properties if not name.startswith("_")))
+    return read_schema(connector).property_names(IMAGE)
 
 
 def task_value(value):

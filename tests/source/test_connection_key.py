@@ -58,8 +58,10 @@ def test_the_key_wins_over_connection_fields_given_with_it_and_replaces_them_on_
     with running_server(rest=True) as rest, running_server() as tcp:
         images = TaggedImages(rest)
         images.add("a.png", 10, 10)
+        # allow_unknown_properties: the image, and so its tag property, is on the first server only.
         body = storage_body(tcp, project["id"], hostname="ignored.invalid", port=1, password="wrong",
-                            connection_key=connection_key(rest), constraints=images.constraints)
+                            connection_key=connection_key(rest), constraints=images.constraints,
+                            allow_unknown_properties=True)
 
         created = post(business_client, SOURCES, body)
         assert created.status_code == 201, created.content
@@ -118,7 +120,7 @@ class TestPortWhenNotGiven:
     def checked(self, monkeypatch) -> list:
         """The settings each Check Connection would have used (nothing is listening on the default ports)."""
         seen = []
-        monkeypatch.setattr(ApertureDBImportStorage, "validate_connection",
+        monkeypatch.setattr(ApertureDBImportStorage, "validate_settings",
                             lambda storage: seen.append(storage.connection_settings()))
         return seen
 

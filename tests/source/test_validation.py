@@ -8,6 +8,7 @@ import pytest
 from ls_storage.aperturedb.models import ApertureDBExportStorage, ApertureDBImportStorage
 from ls_storage.client import connection
 from ls_storage.testing.certificates import ensure_certificates
+from ls_storage.testing.fixtures import TaggedImages
 
 from storage_api import storage_body
 from transports import other_port
@@ -110,6 +111,7 @@ def test_secrets_are_never_returned(business_client, project, aperturedb_test_se
 
 
 def test_constraints_given_as_a_string_are_stored_as_an_object(business_client, project, aperturedb_test_server):
+    TaggedImages(aperturedb_test_server).add("a", 4, 4, split="train")  # an image with the properties named
     body = storage_body(aperturedb_test_server, project["id"], constraints='{"split": ["==", "train"]}',
                         properties="name, split")
 

@@ -45,7 +45,7 @@ SOURCE_FIELDS = {  # label -> how the field looks before the user touches it
     "User": "", "Password": "password", "API Token": "password", "Use TLS": True,
     "Verify certificate and host name": True, "CA Certificate (PEM)": "",
     "Image Constraints (JSON)": "", "Datasets (JSON)": "", "Image Properties Copied to Tasks": "",
-    "Property Defaults (JSON)": "",
+    "Property Defaults (JSON)": "", "Allow properties no image has yet": False,
     "Import boxes and polygons as predictions": True, "Box and Polygon Constraints (JSON)": "",
     "Maximum number of images (0 = all)": "0", "Remove unannotated tasks whose image is gone": False,
     "Import the Label Studio annotations stored in ApertureDB into new tasks": False,
