@@ -28,6 +28,12 @@ def adb_server():
 
 
 @pytest.fixture(scope="module")
+def connector(adb_server):
+    """An SDK connector to the test server, to read back what the UI did."""
+    return adb_server.connector()
+
+
+@pytest.fixture(scope="module")
 def label_studio_server(tmp_path_factory):
     with label_studio({}, tmp_path_factory.mktemp("label-studio-ui")) as client:
         yield client
@@ -63,6 +69,33 @@ def page(browser, label_studio_server):
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def logged_in(page, label_studio_server):
+    """The page, logged in through Label Studio's login form as the admin ``label_studio_server`` creates."""
+    page.goto(f"{label_studio_server.url}/user/login/")
+    page.locator("#email").fill("admin@example.com")
+    page.locator("#password").fill("admin12345")
+    page.get_by_role("button", name="Log In").click()
+    page.wait_for_url(lambda url: "/user/login" not in url)
+    return page
+
+
+class Journey(dict):
+    """What each step of a module's journey (its tests, run in file order on one page) leaves for the next ones."""
+
+    def needs(self, *keys) -> list:
+        """The values the steps before left under ``keys``; the step fails (never skips) when one is missing."""
+        missing = [key for key in keys if key not in self]
+        if missing:
+            pytest.fail(f"an earlier step did not complete (missing {missing})")
+        return [self[key] for key in keys]
+
+
+@pytest.fixture(scope="module")
+def journey() -> Journey:
+    return Journey()
 
 
 @pytest.fixture(scope="module")
