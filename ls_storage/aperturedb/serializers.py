@@ -44,7 +44,12 @@ class ApertureDBStorageSerializerMixin(serializers.Serializer):
     - ``port``: absent or null means the transport's default (55555 over TCP, 443 for REST over TLS, 80 for REST
       over plain HTTP). On an update that leaves it out, a stored port that was its transport's default follows
       a change of transport; any other stored port stays.
+    - ``<setting>_text`` for each of ``JSON_SETTINGS``: the setting as JSON text, read and written by the Cloud
+      Storage form. The form shows every field in a text input, where an object would read "[object Object]" and
+      be sent back so on save; the API's own fields keep their objects and lists. Given both, the object wins.
     """
+
+    JSON_SETTINGS: tuple[str, ...] = ()
 
     type = serializers.ReadOnlyField(default=STORAGE_TYPE)
     hostname = serializers.CharField(required=False, allow_blank=True)  # or from connection_key
@@ -57,7 +62,21 @@ class ApertureDBStorageSerializerMixin(serializers.Serializer):
         result = super().to_representation(instance)
         for name in SECRET_FIELDS:
             result.pop(name, None)
+        for name in self.JSON_SETTINGS:
+            value = result.get(name)
+            result[f"{name}_text"] = json.dumps(value, ensure_ascii=False) if value not in (None, {}, []) else ""
         return result
+
+    def to_internal_value(self, data):
+        validated = super().to_internal_value(data)
+        for name in self.JSON_SETTINGS:
+            text = validated.pop(f"{name}_text", None)
+            if text is not None and name not in validated:
+                try:
+                    validated[name] = getattr(self, f"validate_{name}")(text)
+                except ValidationError as error:
+                    raise ValidationError({name: error.detail}) from None
+        return validated
 
     def validate(self, data):
         data = super().validate(data)
@@ -116,6 +135,12 @@ def _constraints_field(value, field_name):
         raise ValidationError(f"{field_name}: {error}") from None
 
 
+def _form_text():
+    """A JSON setting as the Cloud Storage form's text input holds it (see ``JSON_SETTINGS``)."""
+    return serializers.CharField(required=False, allow_blank=True, allow_null=True, write_only=True,
+                                 trim_whitespace=False)
+
+
 def _text_setting(max_length: int, **options):
     """An optional one-line text setting: null is empty, at most ``max_length`` characters, spaces around trimmed."""
     return serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=max_length, **options)
@@ -144,6 +169,9 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
     connected_to = serializers.JSONField(required=False, allow_null=True)
     properties = serializers.JSONField(required=False)
     property_defaults = serializers.JSONField(required=False, allow_null=True)
+    JSON_SETTINGS = ("constraints", "pred_constraints", "connected_to", "property_defaults")
+    constraints_text, pred_constraints_text, connected_to_text, property_defaults_text = (
+        _form_text() for _ in JSON_SETTINGS)
     annotations_label_version = _text_setting(LABEL_VERSION_LENGTH)
     version_property = _text_setting(PROPERTY_NAME_LENGTH)
     score_property = _text_setting(PROPERTY_NAME_LENGTH)
@@ -206,29 +234,35 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
 class ApertureDBExportStorageSerializer(ApertureDBStorageSerializerMixin, ExportStorageSerializer):
     label_version = _text_setting(LABEL_VERSION_LENGTH)
     image_properties = serializers.JSONField(required=False, allow_null=True)
+    JSON_SETTINGS = ("image_properties",)
+    image_properties_text = _form_text()
 
     def validate_label_version(self, value):
         return _one_line(value)
 
     def validate_image_properties(self, value):
-        """``{from_name: property}``; null or empty is none. A form's text field sends the object as JSON text."""
+        """``{from_name: property}``; null or empty is none. JSON text is read as the object it holds."""
         if value in (None, ""):
             return {}
         if isinstance(value, str):
             try:
                 value = json.loads(value)
             except ValueError:
-                raise ValidationError('give a JSON object {"from_name": "property"}') from None
+                raise ValidationError('image_properties: give a JSON object {"from_name": "property"}') from None
         if not isinstance(value, dict) or not all(isinstance(key, str) and key and isinstance(name, str) and name
                                                   for key, name in value.items()):
-            raise ValidationError('give a JSON object {"from_name": "property"} of non-empty names')
+            raise ValidationError('image_properties: give a JSON object {"from_name": "property"} of non-empty names')
         for name in value.values():
-            _region_property_name(name, "")
+            try:
+                _region_property_name(name, "")
+            except ValidationError as error:
+                raise ValidationError(f"image_properties: {name!r}: {error.detail[0]}") from None
             if len(name) > PROPERTY_NAME_LENGTH:
-                raise ValidationError(f"property names have at most {PROPERTY_NAME_LENGTH} characters")
+                raise ValidationError(f"image_properties: property names have at most {PROPERTY_NAME_LENGTH} characters")
         written_twice = sorted({name for name in value.values() if list(value.values()).count(name) > 1})
         if written_twice:
-            raise ValidationError(f"each property from one control: {', '.join(written_twice)} is given twice")
+            raise ValidationError(f"image_properties: each property from one control: {', '.join(written_twice)} is "
+                                  "given twice")
         return value
 
     def validate(self, data):
@@ -240,7 +274,8 @@ class ApertureDBExportStorageSerializer(ApertureDBStorageSerializerMixin, Export
                              if (controls.get(name) or {}).get("type", "").lower() not in IMAGE_PROPERTY_TYPES)
             if unknown:
                 raise ValidationError({"image_properties": [
-                    f"{', '.join(unknown)}: the label config has no Choices, Number, Rating or TextArea of this name"]})
+                    f"image_properties: {', '.join(unknown)}: the label config has no Choices, Number, Rating or "
+                    "TextArea of this name"]})
         return super().validate(data)
 
     class Meta:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -122,6 +123,36 @@ def test_constraints_given_as_a_string_are_stored_as_an_object(business_client, 
     assert storage.constraints == {"split": ["==", "train"]} and storage.properties == ["name", "split"]
 
 
+def test_the_form_reads_and_writes_json_settings_as_text_and_the_api_keeps_objects(business_client, project,
+                                                                                   aperturedb_test_server):
+    """The Cloud Storage form shows each field in a text input: it gets ``<setting>_text`` (JSON text) and sends
+    it back on save; the API's own fields stay objects, and win when both are given."""
+    TaggedImages(aperturedb_test_server).add("a", 4, 4, split="train", camera="north")
+    url = "/api/storages/aperturedb/"
+    constraints = ["all", ["$split", "==", "train"], ["$camera", "!=", "south"]]
+    body = storage_body(aperturedb_test_server, project["id"], constraints_text=json.dumps(constraints),
+                        property_defaults_text='{"camera": "unknown"}', pred_constraints_text="")
+    created = business_client.post(url, data=body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    shown = created.json()
+    assert shown["constraints"] == constraints and json.loads(shown["constraints_text"]) == constraints
+    assert shown["property_defaults"] == {"camera": "unknown"} and shown["pred_constraints_text"] == ""
+    assert shown["connected_to"] is None and shown["connected_to_text"] == ""
+
+    storage_id = shown["id"]
+    bad = business_client.patch(f"{url}{storage_id}", data={"constraints_text": "[object Object]"},
+                                content_type="application/json")
+    assert_names_field(bad, "constraints", "not valid JSON")
+    assert ApertureDBImportStorage.objects.get(id=storage_id).constraints == constraints  # kept
+    both = business_client.patch(f"{url}{storage_id}", content_type="application/json",
+                                 data={"constraints": {"split": ["==", "train"]}, "constraints_text": "{}"})
+    assert both.status_code == 200, both.content
+    assert ApertureDBImportStorage.objects.get(id=storage_id).constraints == {"split": ["==", "train"]}
+    cleared = business_client.patch(f"{url}{storage_id}", data={"constraints_text": ""},
+                                    content_type="application/json")
+    assert cleared.status_code == 200 and cleared.json()["constraints"] is None, cleared.content
+
+
 def test_storage_type_is_listed_with_its_form(business_client):
     types = business_client.get("/api/storages/types").json()
     export_types = business_client.get("/api/storages/export/types").json()
@@ -132,7 +163,16 @@ def test_storage_type_is_listed_with_its_form(business_client):
     fields = {f["name"]: f for row in form for f in row.get("fields", [])}
     assert fields["password"]["type"] == "password" and fields["token"]["type"] == "password"
     assert fields["connection_key"]["type"] == "password" and fields["use_rest"]["type"] == "toggle"
-    assert fields["use_rest"]["value"] is False and "constraints" in fields
+    assert fields["use_rest"]["value"] is False and "constraints_text" in fields
+    # Every field of both forms is one the API takes (the JSON settings as their text twins).
+    from ls_storage.aperturedb.serializers import ApertureDBExportStorageSerializer, ApertureDBImportStorageSerializer
+
+    export_form = business_client.get("/api/storages/export/aperturedb/form").json()
+    for layout, serializer in ((form, ApertureDBImportStorageSerializer()), (export_form,
+                                                                         ApertureDBExportStorageSerializer())):
+        names = {f["name"] for row in layout for f in row.get("fields", [])}
+        writable = {name for name, field in serializer.fields.items() if not field.read_only}
+        assert names <= writable, names - writable
     # Left empty, host and port are not sent: the key gives them, or the port is the transport's default.
     assert fields["port"].get("value") is None and fields["port"]["allowEmpty"] is False
     assert not fields["hostname"].get("required") and fields["hostname"]["allowEmpty"] is False

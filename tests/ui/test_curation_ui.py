@@ -7,7 +7,7 @@ Storage settings form (bad values first: each is refused with a visible error an
 are filtered in the Data Manager's filter menu and labeled in the labeling UI, and ApertureDB is read back with
 the SDK.
 
-What stock Label Studio 1.23 does with the typed columns (``test_4``), on its default SQLite database:
+What stock Label Studio 1.23 does with the typed columns (``test_5``), on its default SQLite database:
 
 - It types a data column from the label config only, so every property column is ``Unknown`` and its header
   shows ``str``; the filter menu then offers text operators only (contains, not contains, regex, equal, not
@@ -289,7 +289,39 @@ def test_3_add_the_source_storage_and_sync_one_dataset(journey, page, label_stud
     journey["task_names"] = {task["id"]: task["data"]["name"] for task in tasks}
 
 
-def test_4_data_manager_columns_and_the_filter_menu(journey, page, label_studio_server, seeded, screenshot):
+def open_edit_form(page, title: str):
+    """The Edit form of the storage card titled ``title``."""
+    from playwright.sync_api import expect
+
+    card = page.locator(".lsf-card").filter(has_text=title)
+    card.get_by_role("button", name="Storage options").click()
+    page.locator(".lsf-main-menu__item:visible", has_text="Edit").click()
+    modal = page.locator(".lsf-modal-ls").filter(has=page.locator("form"))
+    expect(modal.get_by_label("Storage Title", exact=True)).to_have_value(title)
+    return modal
+
+
+def test_4_the_edit_form_shows_the_saved_settings_and_saves_them_unchanged(journey, page, label_studio_server,
+                                                                           seeded, screenshot):
+    """The form's text inputs show the JSON settings as JSON text (``*_text`` fields), not "[object Object]", and
+    saving the form unchanged keeps every setting."""
+    (storage,) = journey.needs("source")
+    page.goto(storage_page(label_studio_server, seeded["project"]))
+    modal = open_edit_form(page, SOURCE_TITLE)
+    screenshot("curation-source-edit")
+    shown = {label: modal.get_by_label(label, exact=True).input_value()
+             for label in ("Datasets (JSON)", "Image Properties Copied to Tasks", "Property Defaults (JSON)")}
+    assert shown["Image Properties Copied to Tasks"] == "*", shown
+    for label, value in (("Datasets (JSON)", connected_to(seeded)), ("Property Defaults (JSON)", DEFAULTS)):
+        assert json.loads(shown[label]) == value, shown
+    response = press(page, modal, "Save", f"/api/storages/aperturedb/{storage['id']}", "PATCH")
+    assert response.status == 200, response.text()[:1000]
+    (kept,) = saved(label_studio_server, seeded, "aperturedb")
+    assert (kept["properties"], kept["connected_to"], kept["property_defaults"]) == \
+        (["*"], connected_to(seeded), DEFAULTS), kept
+
+
+def test_5_data_manager_columns_and_the_filter_menu(journey, page, label_studio_server, seeded, screenshot):
     """The properties are columns; the filter menu selects by text and boolean equality, by number ranges once the
     column is shown as a Number, and a date by its text. The rows are counted against what was seeded (only the
     chosen dataset's images are tasks: d.png and e.png, which would match several filters, are not rows)."""
@@ -354,7 +386,7 @@ def test_4_data_manager_columns_and_the_filter_menu(journey, page, label_studio_
     journey["data_manager"] = True
 
 
-def test_5_target_storage_with_image_properties(journey, page, adb_server, label_studio_server, seeded, screenshot):
+def test_6_target_storage_with_image_properties(journey, page, adb_server, label_studio_server, seeded, screenshot):
     """A bad image_properties (not JSON; a control the label config does not have) is a 400 naming the field,
     shown in the form, and saves nothing; ``{"split": "split"}`` is saved."""
     from playwright.sync_api import expect
@@ -365,8 +397,9 @@ def test_5_target_storage_with_image_properties(journey, page, adb_server, label
     fill_connection(modal, adb_server, seeded, TARGET_TITLE)
     field = modal.get_by_label("Image Properties (JSON)", exact=True)
     cases = [  # (bad value, words the visible error must contain)
-        ('{"split": "split"', ['give a JSON object {"from_name": "property"}']),
-        ('{"splits": "split"}', ["splits: the label config has no Choices, Number, Rating or TextArea of this name"]),
+        ('{"split": "split"', ['image_properties: give a JSON object {"from_name": "property"}']),
+        ('{"splits": "split"}', ["image_properties: splits: the label config has no Choices, Number, Rating or "
+                                 "TextArea of this name"]),
     ]
     for number, (bad, words) in enumerate(cases, 1):
         field.fill(bad)
@@ -382,10 +415,17 @@ def test_5_target_storage_with_image_properties(journey, page, adb_server, label
     expect(modal).to_have_count(0)
     (target,) = saved(label_studio_server, seeded, "export/aperturedb")
     assert target["image_properties"] == {"split": "split"}, target
+
+    modal = open_edit_form(page, TARGET_TITLE)  # shown as JSON text, and saved unchanged
+    assert json.loads(modal.get_by_label("Image Properties (JSON)", exact=True).input_value()) == {"split": "split"}
+    response = press(page, modal, "Save", f"/api/storages/export/aperturedb/{target['id']}", "PATCH")
+    assert response.status == 200, response.text()[:1000]
+    (target,) = saved(label_studio_server, seeded, "export/aperturedb")
+    assert target["image_properties"] == {"split": "split"}, target
     journey["target"] = target
 
 
-def test_6_a_split_chosen_in_the_labeling_ui_becomes_the_image_property(journey, page, label_studio_server, seeded,
+def test_7_a_split_chosen_in_the_labeling_ui_becomes_the_image_property(journey, page, label_studio_server, seeded,
                                                                         connector, screenshot):
     from playwright.sync_api import expect
 
