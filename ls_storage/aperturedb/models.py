@@ -6,11 +6,13 @@ import hashlib
 import io
 import json
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Iterator
 
 from core.current_request import get_current_request
 from core.utils.iterators import iterate_queryset
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +24,6 @@ from io_storages.base_models import (
     ProjectStorageMixin,
     _batched,
 )
-from io_storages.utils import parse_range
 from organizations.models import OrganizationMember
 from rest_framework.exceptions import ValidationError
 
@@ -61,12 +62,21 @@ def image_uri(storage_id: int, uniqueid: str) -> str:
     return f"{URL_SCHEME}://{storage_id}/{uniqueid}"
 
 
+_STORAGE_ID = re.compile(r"[1-9][0-9]{0,17}")  # canonical: no sign, no leading zero, ASCII digits only
+MAX_UNIQUEID_LENGTH = 256
+
+
 def parse_image_uri(uri: str) -> tuple[int, str] | None:
+    """``(storage id, _uniqueid)`` of an image URI in its one canonical form; None for anything else (another
+    scheme, a storage id with a sign, leading zeros or non-ASCII digits, a unique id with spaces, control
+    characters or over 256 characters), which then names no image."""
     prefix = f"{URL_SCHEME}://"
     if not isinstance(uri, str) or not uri.startswith(prefix):
         return None
     storage_id, _, uniqueid = uri[len(prefix):].partition("/")
-    if not storage_id.isdigit() or not uniqueid:
+    if not _STORAGE_ID.fullmatch(storage_id) or not uniqueid or len(uniqueid) > MAX_UNIQUEID_LENGTH:
+        return None
+    if not uniqueid.isprintable() or any(character.isspace() for character in uniqueid):
         return None
     return int(storage_id), uniqueid
 
@@ -296,38 +306,109 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
         return url
 
     def get_bytes_stream(self, uri, range_header=None):
-        """Stream an image of this storage's tasks; anything else is not found."""
+        """Stream an image of this storage's tasks, honouring the request's ``Range`` as RFC 9110 says (see
+        :func:`requested_range`). An image that is gone from ApertureDB is a 404; ApertureDB not answering
+        within ``APERTUREDB_QUERY_TIMEOUT`` (or ``APERTUREDB_CONNECT_TIMEOUT`` to connect) a 504, ApertureDB
+        unreachable or failing a 502. Anything else is not found (None: Label Studio answers it)."""
         uniqueid = self._linked_uniqueid(uri)
         if uniqueid is None:
             return None, None, {}
         try:
             blob, content_type = fetch_image(self.connector(), uniqueid)
         except KeyError:
-            return None, None, {}
-        except ApertureDBError:
-            logger.warning("ApertureDB storage %s could not serve %s", self.id, uri, exc_info=True)
+            return _failure(404, "The image is no longer in ApertureDB.")
+        except ApertureDBError as error:
+            logger.warning("ApertureDB storage %s could not serve %s: %s", self.id, uri, error)
             connectors.discard(self.connection_settings())
-            return None, None, {}
-        return _byte_range(blob, content_type, range_header)
+            if _timed_out(error):
+                return _failure(504, "ApertureDB did not answer in time.")
+            return _failure(502, "ApertureDB could not be reached or failed to answer.")
+        return _byte_range(blob, content_type, _range_header(range_header))
 
     class Meta:
         abstract = True
 
 
+def _timed_out(error: ApertureDBError) -> bool:
+    """Whether ApertureDB did not answer within a timeout (the connection layer's wording of it)."""
+    return "did not answer within" in str(error)
+
+
+def _failure(status: int, message: str):
+    body = json.dumps({"error": message, "status_code": status}).encode()
+    return BytesStream(body), "application/json", {"StatusCode": status, "ContentLength": len(body)}
+
+
+def _range_header(passed: str | None) -> str | None:
+    """The request's own ``Range``: Label Studio's resolver hands storages a rewritten one (a suffix range
+    becomes ``bytes=0-...``, an invalid one ``bytes=0-``, and only the first of several ranges is kept)."""
+    request = get_current_request()
+    headers = getattr(request, "headers", None)
+    return headers.get("Range") if headers is not None else passed
+
+
+UNSATISFIABLE = "unsatisfiable"
+_RANGE_SPEC = re.compile(r"([0-9]*)-([0-9]*)")
+_HUGE = 10 ** 18  # beyond any image: positions with more digits are not converted (Python refuses > 4300 digits)
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) < 19 else _HUGE
+
+
+def requested_range(header: str | None, total: int):
+    """What a ``Range`` header asks of ``total`` bytes, by RFC 9110 section 14: ``None`` to send them all (no
+    header, another unit than bytes, or a header a byte-range-spec of which is invalid, such as ``bytes=5-2`` or
+    ``bytes=a-b``: ignored, as the RFC says), ``(first, last)`` for one satisfiable range, ``UNSATISFIABLE`` when
+    none is (a first position at or past the end, ``bytes=-0``: 416). Several ranges are answered with the
+    whole image (a server may ignore a Range, and images are small), or 416 when none of them is satisfiable."""
+    if not header:
+        return None
+    unit, equals, specs = header.partition("=")
+    if unit.strip().lower() != "bytes" or not equals:
+        return None
+    ranges = []
+    for spec in (part.strip() for part in specs.split(",")):
+        if not spec:
+            continue  # the list syntax allows empty elements
+        match = _RANGE_SPEC.fullmatch(spec)
+        if match is None or match.group(1) == match.group(2) == "":
+            return None
+        first, last = match.groups()
+        if first == "":  # a suffix: the last N bytes
+            length = _position(last)
+            ranges.append((max(total - length, 0), total - 1) if length and total else UNSATISFIABLE)
+            continue
+        start = _position(first)
+        if last != "" and _position(last) < start:
+            return None
+        ranges.append((start, min(_position(last), total - 1) if last else total - 1) if start < total
+                      else UNSATISFIABLE)
+    satisfiable = [item for item in ranges if item != UNSATISFIABLE]
+    if not ranges:
+        return None
+    if not satisfiable:
+        return UNSATISFIABLE
+    return satisfiable[0] if len(ranges) == 1 else None
+
+
 def _byte_range(blob: bytes, content_type: str, range_header: str | None):
+    """200 with the whole image, 206 with the range asked (at most Label Studio's
+    ``RESOLVER_PROXY_MAX_RANGE_SIZE`` bytes, unless from the first byte to the end, as Label Studio's resolver
+    limits ranges), or 416 with ``Content-Range: bytes */size``."""
     total = len(blob)
-    start, end = 0, total - 1
-    status = 200
-    if range_header:
-        first, last = parse_range(range_header)
-        start = min(max(first, 0), total)
-        end = total - 1 if last == "" else min(last, total - 1)
-        status = 206
+    wanted = requested_range(range_header, total)
+    if wanted == UNSATISFIABLE:
+        return BytesStream(b""), content_type, {"StatusCode": 416, "ContentLength": 0,
+                                                "ContentRange": f"bytes */{total}"}
+    if wanted is None:
+        return BytesStream(blob), content_type, {"StatusCode": 200, "ContentLength": total}
+    start, end = wanted
+    if not (start == 0 and end == total - 1):
+        end = min(end, start + settings.RESOLVER_PROXY_MAX_RANGE_SIZE - 1)
     body = blob[start:end + 1]
-    metadata = {"StatusCode": status, "ContentLength": len(body)}
-    if status == 206:
-        metadata["ContentRange"] = f"bytes {start}-{start + len(body) - 1}/{total}"
-    return BytesStream(body), content_type, metadata
+    return BytesStream(body), content_type, {"StatusCode": 206, "ContentLength": len(body),
+                                             "ContentRange": f"bytes {start}-{end}/{total}"}
 
 
 class BytesStream:

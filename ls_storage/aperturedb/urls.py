@@ -1,4 +1,6 @@
-"""Routes under /api/storages/, shaped like Label Studio's own io_storages/urls.py."""
+"""Routes under /api/storages/, shaped like Label Studio's own io_storages/urls.py; and ``resolver_urlpatterns``,
+Label Studio's file resolver routes with :mod:`.api`'s resolver views, for the root URLconf to put before Label
+Studio's own."""
 
 from django.urls import path
 from io_storages.api import ImportStorageListFilesAPI
@@ -26,4 +28,9 @@ urlpatterns = [
          name="export-storage-aperturedb-validate"),
     path("export/aperturedb/form", api.ApertureDBExportStorageFormLayoutAPI.as_view(),
          name="export-storage-aperturedb-form"),
+]
+
+resolver_urlpatterns = [
+    path("tasks/<int:task_id>/resolve/", api.TaskResolveAPI.as_view(), name="aperturedb-task-resolve"),
+    path("projects/<int:project_id>/resolve/", api.ProjectResolveAPI.as_view(), name="aperturedb-project-resolve"),
 ]
