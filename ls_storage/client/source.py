@@ -339,7 +339,7 @@ def header_size(blob: bytes) -> tuple[float | None, float | None, str | None]:
     except Image.DecompressionBombError:
         return None, None, f"it has more than the limit of {MAX_PIXELS:,} pixels"
     except Exception:  # noqa: BLE001 - a damaged file makes Pillow's readers raise almost anything
-        return None, None, "its size is not recorded and the image is not one that can be read"
+        return None, None, "its size is not recorded and the image cannot be decoded to read it"
     return width, height, None
 
 

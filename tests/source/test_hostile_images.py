@@ -76,7 +76,7 @@ def test_a_sync_skips_and_counts_hostile_images_and_makes_tasks_of_the_rest(busi
     text = synced["traceback"]  # where Label Studio keeps a sync's errors, shown on the storage card
     assert synced["meta"]["tasks_failed_validation"] == 3 and text.count("was skipped") == 3, text
     assert f"{BOMB_SIDE:g} x {BOMB_SIDE:g} pixels, over the limit" in text  # its size recorded: not even read
-    assert "more than the limit" in text and "not one that can be read" in text
+    assert "more than the limit" in text and "cannot be decoded" in text
 
     again = sync(business_client, storage["id"])  # nothing new, nothing crashes, the same two tasks
     assert Task.objects.filter(project_id=project["id"]).count() == 2 and again["status"] in (
@@ -84,9 +84,9 @@ def test_a_sync_skips_and_counts_hostile_images_and_makes_tasks_of_the_rest(busi
 
 
 @pytest.mark.parametrize("blob, words", [
-    (b"", "not one that can be read"),
-    (b"not an image at all", "not one that can be read"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not one that can be read"),
+    (b"", "cannot be decoded"),
+    (b"not an image at all", "cannot be decoded"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "cannot be decoded"),
     (None, "more than the limit"),  # the bomb, made in the test rather than while collecting
 ])
 def test_the_header_of_anything_gives_a_size_or_a_reason(blob, words):
