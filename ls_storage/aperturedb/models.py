@@ -46,6 +46,8 @@ from ls_storage.conversion.annotations import (
 )
 from ls_storage.conversion.predictions import MODEL_VERSION, SCORE, PredictionProperties
 
+from .scheduling import ExportScheduleMixin, SyncScheduleMixin
+
 logger = logging.getLogger(__name__)
 
 URL_SCHEME = "aperturedb"
@@ -157,7 +159,7 @@ class ApertureDBStorageMixin(models.Model):
         abstract = True
 
 
-class ApertureDBImportStorageBase(ApertureDBStorageMixin, ImportStorage):
+class ApertureDBImportStorageBase(ApertureDBStorageMixin, SyncScheduleMixin, ImportStorage):
     url_scheme = URL_SCHEME
     # Images always stream through Label Studio's resolver: ApertureDB has no public URLs.
     presign = False
@@ -443,7 +445,7 @@ class ExportSkipped(Exception):
     """The annotation cannot go to this target (its task has no image in this ApertureDB)."""
 
 
-class ApertureDBExportStorage(ApertureDBStorageMixin, ExportStorage):
+class ApertureDBExportStorage(ApertureDBStorageMixin, ExportScheduleMixin, ExportStorage):
     # Not in ``meta``: Label Studio resets ``meta`` whenever a sync is queued.
     pending_deletions = models.JSONField(
         default=list, blank=True, help_text="Annotations deleted in Label Studio whose removal from ApertureDB failed"

@@ -28,6 +28,7 @@ from .models import (
     ApertureDBImportStorage,
     as_validation_error,
 )
+from .scheduling import ScheduleSerializerMixin, interval_serializer_field
 
 STORAGE_TYPE = os.path.basename(os.path.dirname(__file__))  # "aperturedb": the UI builds URLs from it
 SECRET_FIELDS = ("password", "token")
@@ -163,7 +164,9 @@ def _region_property_name(value, default: str) -> str:
     return name
 
 
-class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, ImportStorageSerializer):
+class ApertureDBImportStorageSerializer(ScheduleSerializerMixin, ApertureDBStorageSerializerMixin,
+                                        ImportStorageSerializer):
+    sync_interval = interval_serializer_field("sync_interval")
     constraints = serializers.JSONField(required=False, allow_null=True)
     pred_constraints = serializers.JSONField(required=False, allow_null=True)
     connected_to = serializers.JSONField(required=False, allow_null=True)
@@ -229,9 +232,12 @@ class ApertureDBImportStorageSerializer(ApertureDBStorageSerializerMixin, Import
     class Meta:
         model = ApertureDBImportStorage
         exclude = ["sync_run", "sync_state"]
+        read_only_fields = ["next_sync_at"]
 
 
-class ApertureDBExportStorageSerializer(ApertureDBStorageSerializerMixin, ExportStorageSerializer):
+class ApertureDBExportStorageSerializer(ScheduleSerializerMixin, ApertureDBStorageSerializerMixin,
+                                        ExportStorageSerializer):
+    export_interval = interval_serializer_field("export_interval")
     label_version = _text_setting(LABEL_VERSION_LENGTH)
     image_properties = serializers.JSONField(required=False, allow_null=True)
     JSON_SETTINGS = ("image_properties",)
@@ -281,4 +287,4 @@ class ApertureDBExportStorageSerializer(ApertureDBStorageSerializerMixin, Export
     class Meta:
         model = ApertureDBExportStorage
         fields = "__all__"
-        read_only_fields = ["pending_deletions"]
+        read_only_fields = ["pending_deletions", "next_sync_at"]

@@ -49,7 +49,7 @@ SOURCE_FIELDS = {  # label -> how the field looks before the user touches it
     "Import boxes and polygons as predictions": True, "Box and Polygon Constraints (JSON)": "",
     "Maximum number of images (0 = all)": "0", "Remove unannotated tasks whose image is gone": False,
     "Import the Label Studio annotations stored in ApertureDB into new tasks": False,
-    "Model Version Property": "", "Score Property": "",
+    "Model Version Property": "", "Score Property": "", "Sync every N minutes (0 = only on demand)": "0",
 }
 CAN_DELETE = "Delete from ApertureDB when an annotation is deleted in Label Studio"
 
