@@ -49,7 +49,8 @@ def _schedule_mixin(name: str, interval_field: str, what: str):
             interval_field.replace("_", " "), default=0, validators=[MaxValueValidator(MAX_INTERVAL)],
             help_text=f"Minutes between scheduled {what}s; 0: no scheduled {what}s"),
         "next_sync_at": models.DateTimeField(
-            null=True, blank=True, help_text="When the scheduler starts the next run (none: off, or not scheduled yet)"),
+            null=True, blank=True,
+            help_text="When the scheduler starts the next run (none: off, or not scheduled yet)"),
         "Meta": type("Meta", (), {"abstract": True}),
     })
 

@@ -27,6 +27,7 @@ LABEL_STUDIO_VARIABLES = {"DJANGO_DB", "POSTGRE_HOST", "POSTGRE_PORT", "POSTGRE_
                           "LABEL_STUDIO_USER_TOKEN", "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN",
                           "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK"}
 WORKER_COMMAND = ["python", "-m", "django", "rqworker", "low", "default"]
+SCHEDULER_COMMAND = ["python", "-m", "django", "run_storage_scheduler"]
 # Key paths of the official chart's values.yaml (HumanSignal/charts heartex/label-studio 2.0.5, Label Studio
 # 1.23.0) under which deploy/helm/values.yaml sets something; below these the value is the chart's to read
 # (maps of variables, the subcharts' own values).
@@ -93,20 +94,24 @@ def test_commands_exist():
     commands = get_commands()
     assert "rqworker" in commands and "locked_migrate" in commands  # the worker's; the chart's label-studio-migrate
     assert {"low", "default"} <= set(settings.RQ_QUEUES)
+    assert commands.get("run_storage_scheduler") == "ls_storage.aperturedb"  # the scheduler's, from this plugin
     for module in ("ls_storage.testing.server", "ls_storage.testing.demo_images", "ls_storage.testing.sdk_loading"):
         assert find_spec(module) is not None
 
 
 def test_compose_services_commands_and_ports():
     services = compose()["services"]
-    assert {"app", "worker", "postgres", "redis", "aperturedb", "aperturedb-test", "demo"} <= set(services)
+    assert {"app", "worker", "scheduler", "postgres", "redis", "aperturedb", "aperturedb-test", "demo"} <= set(services)
     assert services["worker"]["command"] == WORKER_COMMAND
+    assert services["scheduler"]["command"] == SCHEDULER_COMMAND
+    assert services["scheduler"]["deploy"]["replicas"] == 1  # one scheduler
+    assert services["scheduler"]["environment"] == services["worker"]["environment"]
     assert services["app"].get("command") is None  # the official default command: label-studio on 8080
     assert services["app"]["ports"] == ["${LABEL_STUDIO_PORT:-8080}:8080"]
     assert "http://127.0.0.1:8080/health" in " ".join(services["app"]["healthcheck"]["test"])
     assert services["app"]["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
     image = services["app"]["image"]
-    assert all(services[name]["image"] == image for name in ("worker", "aperturedb-test", "demo"))
+    assert all(services[name]["image"] == image for name in ("worker", "scheduler", "aperturedb-test", "demo"))
     assert services["aperturedb"]["image"].startswith("aperturedata/aperturedb-community:")
     assert services["aperturedb"]["profiles"] == ["aperturedb"]
     assert services["aperturedb-test"]["profiles"] == services["demo"]["profiles"] == ["test-server"]
@@ -151,7 +156,7 @@ def test_compose_test_server_options_and_demo_match_the_scripts():
 
 def test_compose_environment_against_the_code():
     services = compose()["services"]
-    for name in ("app", "worker"):
+    for name in ("app", "worker", "scheduler"):
         environment = services[name]["environment"]
         assert SERVER_VARIABLES <= set(environment), name  # everything the plugin reads is set
         assert environment["LS_STORAGE_REDIS_URL"].startswith("redis://redis:6379/")
@@ -160,7 +165,7 @@ def test_compose_environment_against_the_code():
         for variable in service.get("environment", {}):
             if variable.startswith(("APERTUREDB_", "LS_STORAGE_")):
                 assert variable in KNOWN_VARIABLES, (name, variable)  # and everything set is read
-            elif name in ("app", "worker"):
+            elif name in ("app", "worker", "scheduler"):
                 assert variable in LABEL_STUDIO_VARIABLES, (name, variable)
 
 
@@ -176,12 +181,16 @@ def test_env_example_documents_every_compose_variable():
             assert any(previous.startswith("#") for previous in lines[max(0, index - 4):index]), line
 
 
-def test_kustomize_builds_and_worker_matches():
+@pytest.mark.parametrize("deployment, command", [("label-studio-rqworker", WORKER_COMMAND),
+                                                  ("label-studio-scheduler", SCHEDULER_COMMAND)])
+def test_kustomize_builds_and_deployments_match(deployment, command):
     documents = kustomize_build()
     by_kind = {(document["kind"], document["metadata"]["name"]): document for document in documents}
-    worker = by_kind[("Deployment", "label-studio-rqworker")]
-    container = worker["spec"]["template"]["spec"]["containers"][0]
-    assert container["args"] == WORKER_COMMAND
+    built = by_kind[("Deployment", deployment)]
+    container = built["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == command
+    if deployment == "label-studio-scheduler":
+        assert built["spec"]["replicas"] == 1 and built["spec"]["strategy"]["type"] == "Recreate"
     settings_map = by_kind[("ConfigMap", "ls-storage-settings")]["data"]
     assert SERVER_VARIABLES <= set(settings_map)
     assert settings_map["DJANGO_SETTINGS_MODULE"] == "ls_storage.settings"
@@ -215,10 +224,13 @@ def test_helm_values_use_the_chart_keys_and_the_manifests():
     documents = kustomize_build()
     secrets = {document["metadata"]["name"]: document["data"] for document in documents if document["kind"] == "Secret"}
     settings_map = next(document for document in documents if document["kind"] == "ConfigMap")["data"]
-    worker = next(document for document in documents if document["kind"] == "Deployment")
+    deployments = [document for document in documents if document["kind"] == "Deployment"]
+    assert {document["metadata"]["name"] for document in deployments} == {"label-studio-rqworker",
+                                                                          "label-studio-scheduler"}
     image = values["global"]["image"]
-    assert worker["spec"]["template"]["spec"]["containers"][0]["image"] == (
-        f"{image['registry']}/{image['repository']}:{image['tag']}")
+    for deployment in deployments:  # the worker and the scheduler run the chart's image
+        assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
+            f"{image['registry']}/{image['repository']}:{image['tag']}")
     extra = values["global"]["extraEnvironmentVars"]
     assert extra["DJANGO_SETTINGS_MODULE"] == "ls_storage.settings"
     assert SERVER_VARIABLES <= set(extra)

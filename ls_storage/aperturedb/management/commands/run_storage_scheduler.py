@@ -37,7 +37,8 @@ class Command(BaseCommand):
         if not once:
             for number in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(number, lambda signum, frame: stopping.set())
-        logger.info("scheduler started: a pass every %s s%s", tick, "" if minute == MINUTE else f", {minute} s a minute")
+        logger.info("scheduler started: a pass every %s s%s", tick,
+                    "" if minute == MINUTE else f", {minute} s a minute")
         while True:
             try:
                 run_due(minute=minute)
