@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -149,3 +150,45 @@ class TaggedImages:
         answer, blobs = self.connector.query(query)
         assert isinstance(answer, list), answer
         return answer
+
+
+@dataclass(frozen=True)
+class SeededImage:
+    """An image :func:`seed_tagged_images` put in a test server, with what a sync must make of it."""
+
+    uniqueid: str
+    name: str
+    width: int
+    height: int
+    boxes: tuple[tuple[str, tuple[float, float, float, float], str], ...]  # (_uniqueid, (x, y, w, h), label)
+
+
+def seed_tagged_images(server: TestServer, tag: str, count: int, boxes: int = 2, random_seed: int = 0,
+                       labels: tuple[str, ...] = ("cat", "dog", "car")) -> list[SeededImage]:
+    """``count`` small synthetic images with ``boxes`` labelled boxes each, straight into a test server's store in
+    one transaction (thousands in seconds, as ``seeding.seed_synthetic`` loads), each with the property
+    ``ls_test = tag`` as :class:`TaggedImages` tags its images, and a ``name``; in ``_uniqueid`` order."""
+    from .commands.media import IMAGE_HEIGHT, IMAGE_WIDTH
+    from .seeding import synthetic_image
+    from .store import BOUNDING_BOX, BOX_TO_IMAGE, IMAGE, format_uniqueid
+
+    rng, seeded = random.Random(random_seed), []
+    store = server.engine.store
+    with server.engine.lock, store.transaction():
+        store.create_index("entity", IMAGE, "ls_test")  # each test's storages select their images by it
+        for index in range(count):
+            width, height = rng.randrange(48, 160), rng.randrange(32, 120)
+            name = f"{tag}_{index:06d}.png"
+            image = store.add_object(IMAGE, {IMAGE_WIDTH: width, IMAGE_HEIGHT: height, "ls_test": tag, "name": name},
+                                     blob=synthetic_image(index, width, height))
+            regions = []
+            for _ in range(boxes):
+                w, h = rng.uniform(2, width / 2), rng.uniform(2, height / 2)
+                rectangle = (round(rng.uniform(0, width - w), 2), round(rng.uniform(0, height - h), 2),
+                             round(w, 2), round(h, 2))
+                label = rng.choice(labels)
+                box = store.add_object(BOUNDING_BOX, {}, geometry=rectangle, label=label)
+                store.add_link(BOX_TO_IMAGE, box, image, {})
+                regions.append((format_uniqueid(box.seq), rectangle, label))
+            seeded.append(SeededImage(format_uniqueid(image.seq), name, width, height, tuple(regions)))
+    return seeded

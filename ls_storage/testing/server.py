@@ -4,7 +4,8 @@ Run it with ``python -m ls_storage.testing.server --port 55555 --cert-dir DIR`` 
 with :class:`TestServer`. It speaks ApertureDB's binary protocol on ``port`` and, given ``rest_port``,
 its REST protocol (:mod:`.rest`) there, both in front of the same store, logins and faults. Tests can
 inject faults: stop and restart (data kept), drop every open connection, delay answers, fail the next N
-queries, refuse logins, stop answering after N queries (a hung server, which still accepts connections).
+queries, refuse logins, stop answering after N queries (a hung server, which still accepts connections); act when
+a chosen query arrives (crash there, hang there, or run any action); serve another CA's certificate.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -62,8 +63,7 @@ class TestServer:
         self.accounts = Accounts(username, password, tokens, session_ttl, refresh_ttl)
         self._context: ssl.SSLContext | None = None
         if self.certificates is not None:
-            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._context.load_cert_chain(self.certificates.certificate, self.certificates.key)
+            self._context = _server_context(self.certificates)
         self._listeners: list[socket.socket] = []
         self._accept_threads: list[threading.Thread] = []
         self._clients: set[_Client] = set()
@@ -77,6 +77,8 @@ class TestServer:
         self._failure_lock = threading.Lock()
         self.queries_answered = 0
         self._count_lock = threading.Lock()
+        self._triggers: list[tuple[Callable[[Any], bool], Callable[[], None] | None]] = []
+        self._trigger_lock = threading.Lock()
         # For a process that is all server (the command line's): the store's objects refer to each other by
         # sequence number, never in cycles, so after each query what the process holds is frozen out of the
         # cyclic collector's walks (reference counting still frees it), and a write's parsed query, thousands
@@ -186,6 +188,44 @@ class TestServer:
                 return
         self._resumed.wait()
 
+    def when_query(self, matches: Callable[[Any], bool], action: Callable[[], None]) -> None:
+        """Once: when a query arrives for which ``matches(query)`` (the parsed JSON, logins included) is true, call
+        ``action()`` in the thread serving it, then answer it as usual (a ``stall_after(0)`` there hangs it)."""
+        with self._trigger_lock:
+            self._triggers.append((matches, action))
+
+    def stop_on(self, matches: Callable[[Any], bool]) -> None:
+        """Once: crash when a query for which ``matches(query)`` is true arrives, as a killed server would: it
+        :meth:`stop`s (port closed, every connection reset) and that query is neither run nor answered."""
+        with self._trigger_lock:
+            self._triggers.append((matches, None))
+
+    def use_certificates(self, cert_dir: str | Path) -> None:
+        """Serve the certificate of ``cert_dir`` (made there with its own CA unless one is there) to connections
+        opened from now on; :attr:`ca_cert` becomes that CA. Open connections keep the one they agreed on."""
+        if self._context is None:
+            raise ValueError("a server without TLS has no certificate")
+        self.certificates = ensure_certificates(cert_dir)
+        self._context = _server_context(self.certificates)
+
+    def _triggered(self, query_json: str | bytes) -> bool:
+        """Runs the action of the first trigger the query matches; whether the server crashed on it."""
+        try:
+            query = orjson.loads(query_json)
+        except ValueError:
+            return False
+        with self._trigger_lock:
+            fired = next((trigger for trigger in self._triggers if trigger[0](query)), None)
+            if fired is not None:
+                self._triggers.remove(fired)
+        if fired is None:
+            return False
+        if fired[1] is not None:
+            fired[1]()
+            return False
+        self.stop()
+        return True
+
     def expire_sessions(self) -> None:
         self.accounts.expire_sessions()
 
@@ -248,6 +288,8 @@ class TestServer:
     def answer_query(self, query_json: str | bytes, blobs: list[bytes], token: str) -> tuple[Any, list[bytes]]:
         """The answer and blobs to one query, whichever protocol brought it: logins, the session check,
         injected failures, then the engine; after ``delay_answers`` seconds, and not at all while it hangs."""
+        if self._triggers and self._triggered(query_json):
+            raise ConnectionResetError("the test server crashed on this query (stop_on)")
         self._hold(counts=True)
         answer = self._answer(query_json, blobs, token)
         if self.answer_delay:
@@ -292,6 +334,12 @@ class TestServer:
         if name == "RefreshToken":
             return self.accounts.refresh(params)
         return None
+
+
+def _server_context(certificates: CertificatePaths) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificates.certificate, certificates.key)
+    return context
 
 
 def main(argv: list[str] | None = None) -> None:
