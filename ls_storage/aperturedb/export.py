@@ -20,6 +20,7 @@ from tasks.models import Annotation
 
 logger = logging.getLogger(__name__)
 PENDING_BATCH = 200
+REWRITES = 5  # writes of one annotation by one export while it keeps changing under it
 _executor: ThreadPoolExecutor | None = None
 
 
@@ -133,12 +134,30 @@ def _change_pending_deletions(storage, change) -> None:
 
 
 def _attempt(storage, annotation) -> bool:
-    try:
-        storage.save_annotation(annotation)
-        return True
-    except Exception as error:  # noqa: BLE001 - never let ApertureDB reach the annotator
-        _record_failure(storage, annotation.id, error, "export")
-        return False
+    """Write an annotation as it is now; False, recorded, when that failed.
+
+    Two exports of one annotation (a submit's and an update's, in two workers, or one retried as pending) may end
+    in either order, and the one that read the older version may write last. So an export reads the annotation
+    again once written: changed meanwhile, it is written again; deleted meanwhile, it is removed as the deletion
+    removes it (which may have run before this write). Whichever write ends last, its check sees the last version."""
+    for _ in range(REWRITES):
+        try:
+            storage.save_annotation(annotation)
+            error = None
+        except Exception as failure:  # noqa: BLE001 - never let ApertureDB reach the annotator
+            error = failure
+        current = Annotation.objects.filter(id=annotation.id).select_related("task").first()
+        if current is None:  # (recording the write then fails: its link cannot refer to a deleted annotation)
+            remove_annotation(storage.id, annotation.id, annotation.task_id)
+            return True
+        if error is not None:
+            _record_failure(storage, annotation.id, error, "export")
+            return False
+        if current.updated_at == annotation.updated_at:
+            return True
+        annotation = current
+    _record(storage, export_pending=True)  # still changing: the next export, or a Sync, writes its last version
+    return True
 
 
 def _record_failure(storage, annotation_id: int, error: Exception, action: str) -> None:
