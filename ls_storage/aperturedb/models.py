@@ -147,6 +147,17 @@ class ApertureDBStorageMixin(models.Model):
     def check_settings(self, connector) -> None:
         """The settings against what ApertureDB holds; a ``ValidationError`` naming each field at fault."""
 
+    def info_set_failed(self):
+        """A sync job failed: only a storage whose sync is queued or running takes it. RQ also reports the job of a
+        killed worker, as failed, whenever a worker next cleans its registries (when one starts, or ten minutes
+        later): by then Label Studio has called that job lost and a later sync may have completed, whose status
+        stays."""
+        status = type(self).objects.filter(id=self.id).values_list("status", flat=True).first()
+        if status not in (self.Status.QUEUED, self.Status.IN_PROGRESS):
+            logger.info("ApertureDB storage %s: a failed job's report left out, the storage is %s", self.id, status)
+            return
+        super().info_set_failed()
+
     @property
     def path_full(self):
         return f"{URL_SCHEME}://{self.hostname}:{self.port}"
