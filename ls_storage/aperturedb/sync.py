@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from core.label_config import parse_config
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from fsm.functions import backfill_fsm_states_for_tasks
@@ -44,6 +45,8 @@ from ls_storage.conversion.predictions import Conversion, ImageTargets, LabelCon
 
 from .bulk import insert_objects, insert_rows
 from .models import ApertureDBImportStorageLink, image_uri
+
+DATABASE_WAIT = 60  # seconds a sync that lost its database waits for it to answer again, to record the failure
 
 @dataclass
 class SyncCounts:
@@ -101,6 +104,33 @@ def image_task(storage, record: ImageRecord, targets: ImageTargets, skipped_labe
 
 
 def sync_source_storage(storage) -> None:
+    try:
+        _sync_source_storage(storage)
+    except DatabaseError:
+        # The database went away mid-sync (a restart, a failover). Label Studio records the failure as the job ends,
+        # through this process's connection, which is broken now: without a new one the storage would stay
+        # in_progress until a stale-job check calls the job lost, for a reason it can only guess.
+        if connection.connection is None or not connection.is_usable():
+            _reconnect_database(DATABASE_WAIT)
+        raise
+
+
+def _reconnect_database(timeout: float) -> None:
+    """Replace this thread's broken database connection with one that works, waiting up to ``timeout`` seconds
+    for the database to answer again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        connection.close()
+        try:
+            connection.ensure_connection()
+            return
+        except DatabaseError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(1)
+
+
+def _sync_source_storage(storage) -> None:
     storage.info_set_in_progress()
     project = storage.project
     try:
@@ -118,7 +148,8 @@ def sync_source_storage(storage) -> None:
             counts.full = True
             state = _sync_everything(storage, selection, targets, counts)
     except ApertureDBError as error:
-        raise ValidationError(f"ApertureDB: {error}") from None
+        message = str(error)
+        raise ValidationError(message if message.startswith("ApertureDB") else f"ApertureDB: {message}") from None
     _handle_missing(storage, storage.sync_run, counts)
     if state.created is not None and selection.tracks_changes:
         storage.sync_state = {"created": state.created, "images": state.images, "links": storage.links.count(),
