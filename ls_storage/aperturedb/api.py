@@ -1,6 +1,9 @@
-"""REST endpoints of the ApertureDB storages: Label Studio's generic storage views, bound to our models; and
-Label Studio's file resolver with HEAD and sturdier Range handling."""
+"""REST endpoints of the ApertureDB storages: Label Studio's generic storage views, bound to our models, taking
+only JSON objects of bounded nesting; and Label Studio's file resolver with HEAD and sturdier Range handling."""
 
+import json
+
+from django.conf import settings
 from io_storages.api import (
     ExportStorageDetailAPI,
     ExportStorageFormLayoutAPI,
@@ -10,22 +13,99 @@ from io_storages.api import (
     ImportStorageDetailAPI,
     ImportStorageFormLayoutAPI,
     ImportStorageListAPI,
+    ImportStorageListFilesAPI,
     ImportStorageSyncAPI,
     ImportStorageValidateAPI,
 )
 
 from io_storages.proxy_api import ProjectResolveStorageUri, TaskResolveStorageUri
+from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
 
 from .models import ApertureDBExportStorage, ApertureDBImportStorage
-from .serializers import ApertureDBExportStorageSerializer, ApertureDBImportStorageSerializer
+from .serializers import (
+    MAX_JSON_DEPTH,
+    ApertureDBExportStorageSerializer,
+    ApertureDBImportStorageSerializer,
+    nesting_beyond,
+    shown_name,
+    stored_storage_id,
+)
+
+
+class StorageJSONParser(JSONParser):
+    """A storage's settings as JSON: an object (a list, a string, a number or null is a 400 saying so), nested at
+    most ``MAX_JSON_DEPTH`` levels below it — deeper is a 400 naming the field it is under, found by reading
+    tokens before parsing (Python's parser would exhaust the stack at about 1,000 levels: a 500) — in UTF-8,
+    without NaN or Infinity."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = stream.read().decode(encoding)
+        except UnicodeDecodeError:
+            raise ParseError(f"The body is not {encoding} text.") from None
+        too_deep, key = nesting_beyond(text, MAX_JSON_DEPTH + 1)
+        if too_deep and isinstance(key, str):
+            raise ValidationError({shown_name(key): [f"{shown_name(key)}: nested deeper than {MAX_JSON_DEPTH} levels"]})
+        if too_deep:
+            raise ParseError(f"The body is nested deeper than {MAX_JSON_DEPTH} levels.")
+        try:
+            data = json.loads(text, parse_constant=_not_json)
+        except (ValueError, RecursionError) as error:
+            raise ParseError(f"JSON parse error - {error}") from None
+        if not isinstance(data, dict):
+            raise ParseError(f"The body must be a JSON object of the storage's settings, not {_kind(data)}.")
+        return data
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _kind(value) -> str:
+    return {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+
+
+PARSERS = (StorageJSONParser, FormParser, MultiPartParser)
+
+
+def _stored(model, data, user):
+    """The stored storage a Check Connection (or files preview) names by ``id``, or None when it names none."""
+    if "id" not in data or data["id"] in (None, ""):
+        return None
+    storage_id = stored_storage_id(data["id"])
+    storage = model.objects.filter(id=storage_id).first() if storage_id else None
+    if storage is None:
+        raise ValidationError({"id": ["id: no such storage"]})
+    if not storage.has_permission(user):
+        raise PermissionDenied()
+    return storage
+
+
+class _ValidateMixin:
+    """Check Connection: the settings given (over the stored storage's, when ``id`` names one) are checked as a
+    save would check them, and nothing is saved (Label Studio's own view saves a stored storage's changes)."""
+
+    parser_classes = PARSERS
+
+    def create(self, request, *args, **kwargs):
+        stored = _stored(self.serializer_class.Meta.model, request.data, request.user)
+        serializer = self.serializer_class(instance=stored, data=request.data, partial=stored is not None,
+                                           context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return Response()
 
 
 class ApertureDBImportStorageListAPI(ImportStorageListAPI):
+    parser_classes = PARSERS
     queryset = ApertureDBImportStorage.objects.all()
     serializer_class = ApertureDBImportStorageSerializer
 
 
 class ApertureDBImportStorageDetailAPI(ImportStorageDetailAPI):
+    parser_classes = PARSERS
     queryset = ApertureDBImportStorage.objects.all()
     serializer_class = ApertureDBImportStorageSerializer
 
@@ -34,7 +114,7 @@ class ApertureDBImportStorageSyncAPI(ImportStorageSyncAPI):
     serializer_class = ApertureDBImportStorageSerializer
 
 
-class ApertureDBImportStorageValidateAPI(ImportStorageValidateAPI):
+class ApertureDBImportStorageValidateAPI(_ValidateMixin, ImportStorageValidateAPI):
     serializer_class = ApertureDBImportStorageSerializer
 
 
@@ -42,12 +122,24 @@ class ApertureDBImportStorageFormLayoutAPI(ImportStorageFormLayoutAPI):
     pass
 
 
+class ApertureDBImportStorageListFilesAPI(ImportStorageListFilesAPI):
+    """Label Studio's files preview, taking our bodies, and refusing an ``id`` that names no storage with a 400."""
+
+    parser_classes = PARSERS
+
+    def create(self, request, *args, **kwargs):
+        _stored(self.serializer_class.Meta.model, request.data, request.user)
+        return super().create(request, *args, **kwargs)
+
+
 class ApertureDBExportStorageListAPI(ExportStorageListAPI):
+    parser_classes = PARSERS
     queryset = ApertureDBExportStorage.objects.all()
     serializer_class = ApertureDBExportStorageSerializer
 
 
 class ApertureDBExportStorageDetailAPI(ExportStorageDetailAPI):
+    parser_classes = PARSERS
     queryset = ApertureDBExportStorage.objects.all()
     serializer_class = ApertureDBExportStorageSerializer
 
@@ -56,7 +148,7 @@ class ApertureDBExportStorageSyncAPI(ExportStorageSyncAPI):
     serializer_class = ApertureDBExportStorageSerializer
 
 
-class ApertureDBExportStorageValidateAPI(ExportStorageValidateAPI):
+class ApertureDBExportStorageValidateAPI(_ValidateMixin, ExportStorageValidateAPI):
     serializer_class = ApertureDBExportStorageSerializer
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import unicodedata
+from collections.abc import Mapping
 
 from io_storages.serializers import ExportStorageSerializer, ImportStorageSerializer
 from rest_framework import serializers
@@ -33,6 +35,96 @@ from .scheduling import ScheduleSerializerMixin, interval_serializer_field
 STORAGE_TYPE = os.path.basename(os.path.dirname(__file__))  # "aperturedb": the UI builds URLs from it
 SECRET_FIELDS = ("password", "token")
 
+# Hostile input (issue #21, item 3): what any field may hold, checked before any field's own validation.
+MAX_JSON_DEPTH = 32  # levels of a JSON setting (constraints nest a few); Python's parser gives up near 1,000
+MAX_JSON_SETTING = 100_000  # characters of a JSON setting, or of any JSON value given to a field
+MAX_TEXT = 10_000  # characters of a text field TEXT_LIMITS does not name
+TEXT_LIMITS = {"hostname": 253, "username": 256, "password": 1024, "token": 4096, "connection_key": 65_536,
+               "ca_cert": 1_048_576, "title": 2048}
+MULTI_LINE = ("ca_cert", "description")  # may hold line breaks and tabs, as JSON text may
+JOINERS = ("\u200c", "\u200d")  # the only format characters allowed: some scripts and emoji need them
+MAX_ID = 2 ** 31 - 1  # the largest number an id, port, limit or count field may hold
+# Written by Label Studio as the storage syncs; the stock serializers let a client write them (a forged status,
+# or a meta that is not an object, which broke the storage list).
+SERVER_MANAGED = ("status", "meta", "traceback", "last_sync", "last_sync_count", "last_sync_job")
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:]')
+
+
+def nesting_beyond(text: str, limit: int) -> tuple[bool, str | None]:
+    """Whether JSON ``text`` nests arrays and objects deeper than ``limit`` levels, and the key of the top-level
+    object under which it first does (None when the text is not an object, or nests too deeply before a key).
+    Reads tokens only, so that a parser never recurses into what it would refuse."""
+    depth, key, last_string = 0, None, None
+    for token in _JSON_TOKENS.finditer(text):
+        mark = token.group()
+        if mark[0] == '"':
+            last_string = mark
+        elif mark in "[{":
+            depth += 1
+            if depth > limit:
+                return True, key
+        elif mark in "]}":
+            depth -= 1
+        elif depth == 1 and last_string is not None:  # ":" after a key of the top-level object
+            try:
+                key = json.loads(last_string)
+            except ValueError:
+                key = None
+    return False, None
+
+
+def shown_name(name: str) -> str:
+    """A field name as an answer may show it: encodable, and short."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")[:100]
+
+
+def odd_character(text: str, multi_line: bool = False) -> str | None:
+    """The first control, format (a bidirectional override, a zero-width space...) or surrogate character of
+    ``text``, as U+XXXX; None when it has none. Line breaks and tabs are allowed in multi-line text."""
+    if text.isprintable() or multi_line and text.replace("\n", "").replace("\r", "").replace("\t", "").isprintable():
+        return None
+    for character in text:
+        if multi_line and character in "\n\r\t" or character in JOINERS:
+            continue
+        if unicodedata.category(character) in ("Cc", "Cf", "Cs"):
+            return f"U+{ord(character):04X}"
+    return None
+
+
+def _odd_message(character: str) -> str:
+    return (f"holds {character}: no control characters, format characters (bidirectional controls, zero-width "
+            "spaces) or surrogates allowed")
+
+
+def _json_value_problem(value) -> str | None:
+    """What is wrong with a JSON value given to a field: nested too deeply, too large, or holding a control,
+    format or surrogate character in a key or string. Walks without recursion."""
+    pending, size = [(value, 1)], 0
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"nested deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(item, dict):
+            pending.extend((key, depth) for key in item)
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            size += len(item)
+            if character := odd_character(item):
+                return _odd_message(character)
+        else:
+            size += 8
+        if size > MAX_JSON_SETTING:
+            return f"at most {MAX_JSON_SETTING} characters of JSON"
+    return None
+
+
+def stored_storage_id(value) -> int | None:
+    """A stored storage's id as a request may give it (a number, or its digits); None for anything else."""
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    return int(text) if re.fullmatch(r"[0-9]{1,10}", text) and 0 < int(text) <= MAX_ID else None
+
 
 class ApertureDBStorageSerializerMixin(serializers.Serializer):
     """The connection fields of both storages.
@@ -54,7 +146,7 @@ class ApertureDBStorageSerializerMixin(serializers.Serializer):
 
     type = serializers.ReadOnlyField(default=STORAGE_TYPE)
     hostname = serializers.CharField(required=False, allow_blank=True)  # or from connection_key
-    port = serializers.IntegerField(required=False, allow_null=True)
+    port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
     password = serializers.CharField(write_only=True, required=False, allow_blank=True)
     token = serializers.CharField(write_only=True, required=False, allow_blank=True)
     connection_key = serializers.CharField(write_only=True, required=False, allow_blank=True)
@@ -68,7 +160,15 @@ class ApertureDBStorageSerializerMixin(serializers.Serializer):
             result[f"{name}_text"] = json.dumps(value, ensure_ascii=False) if value not in (None, {}, []) else ""
         return result
 
+    def get_fields(self):
+        fields = super().get_fields()
+        for name in SERVER_MANAGED:
+            if name in fields:
+                fields[name].read_only = True
+        return fields
+
     def to_internal_value(self, data):
+        self._refuse_hostile(data)
         validated = super().to_internal_value(data)
         for name in self.JSON_SETTINGS:
             text = validated.pop(f"{name}_text", None)
@@ -78,6 +178,54 @@ class ApertureDBStorageSerializerMixin(serializers.Serializer):
                 except ValidationError as error:
                     raise ValidationError({name: error.detail}) from None
         return validated
+
+    def _refuse_hostile(self, data) -> None:
+        """Unknown fields, fields Label Studio keeps for itself, and values no field may hold (see
+        :meth:`_value_problem`): a 400 naming each, before any field reads its value. Read-only fields a client
+        sends back (``id``, ``type``, ``created_at``...) are ignored, as DRF does."""
+        if not isinstance(data, Mapping):
+            return  # DRF answers that the body must be an object
+        errors = {}
+        for name in data.keys():
+            field = self.fields.get(name)
+            if field is None:
+                errors[shown_name(name)] = [f"{shown_name(name)}: unknown field, not a setting of this storage"]
+            elif name in SERVER_MANAGED:
+                errors[name] = [f"{name}: kept by Label Studio as the storage syncs; it cannot be written"]
+            elif not field.read_only and (problem := self._value_problem(name, data[name], field)):
+                errors[name] = [f"{name}: {problem}"]
+        if errors:
+            raise ValidationError(errors)
+
+    def _value_problem(self, name: str, value, field) -> str | None:
+        """What no field may hold: text over its limit (``TEXT_LIMITS``, else ``MAX_TEXT``; a JSON setting's
+        ``MAX_JSON_SETTING``), text with a control, format or surrogate character (line breaks allowed in
+        ``MULTI_LINE`` fields and JSON text), JSON nested deeper than ``MAX_JSON_DEPTH`` or larger than
+        ``MAX_JSON_SETTING``, a number beyond ``MAX_ID``; a CA certificate that is not ASCII. Spaces a text field
+        trims are not looked at."""
+        json_setting = name in self.JSON_SETTINGS or name == "properties" or name.endswith("_text")
+        if isinstance(value, str) and getattr(field, "trim_whitespace", False):
+            value = value.strip()
+        if isinstance(value, str):
+            limit = MAX_JSON_SETTING if json_setting else TEXT_LIMITS.get(name, MAX_TEXT)
+            if len(value) > limit:
+                return f"at most {limit} characters"
+            if character := odd_character(value, multi_line=json_setting or name in MULTI_LINE):
+                return _odd_message(character)
+            if json_setting and nesting_beyond(value, MAX_JSON_DEPTH)[0]:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+            if name == "ca_cert" and not value.isascii():
+                return "PEM text is ASCII (-----BEGIN CERTIFICATE----- ...)"
+        elif isinstance(value, (dict, list)):
+            return _json_value_problem(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ID:
+            return f"at most {MAX_ID}"
+        return None
+
+    def validate_project(self, project):
+        if self.instance is not None and project != self.instance.project:
+            raise ValidationError("project: a storage stays in the project it was made for")
+        return project
 
     def validate(self, data):
         data = super().validate(data)
@@ -102,8 +250,12 @@ class ApertureDBStorageSerializerMixin(serializers.Serializer):
         """The storage as it would be saved: stored values (secrets included) overlaid with the request's, then
         with the connection key's. Completes ``data`` with the secrets, the key's fields and the port."""
         stored = self.instance
-        if stored is None and "id" in getattr(self, "initial_data", {}):
-            stored = self.Meta.model.objects.filter(id=self.initial_data["id"]).first()
+        if stored is None and self.context.get("view") is None and isinstance(getattr(self, "initial_data", None),
+                                                                               Mapping):
+            # Label Studio's own storage functions (the files preview) name a stored storage by id, with no view in
+            # the context; a create never takes another storage's settings.
+            storage_id = stored_storage_id(self.initial_data.get("id"))
+            stored = self.Meta.model.objects.filter(id=storage_id).first() if storage_id else None
         values = {}
         if stored is not None:
             values = {f.name: getattr(stored, f.name) for f in self.Meta.model._meta.concrete_fields
@@ -113,6 +265,12 @@ class ApertureDBStorageSerializerMixin(serializers.Serializer):
             if key in SECRET_FIELDS and not value and values.get(key):
                 continue  # an empty secret field in a form means "keep the stored one"
             values[key] = value
+        if stored is not None and values.get("hostname") != stored.hostname:
+            # A stored secret goes only to the host it was given for: another host (someone's who may edit the
+            # storage but not read its password) needs it given again.
+            for key in SECRET_FIELDS:
+                if not data.get(key):
+                    values[key] = ""
         if from_key is not None:
             data.update({name: getattr(from_key, name) for name in KEY_FIELDS})
             values.update(data)

@@ -3,7 +3,6 @@ Label Studio's file resolver routes with :mod:`.api`'s resolver views, for the r
 Studio's own."""
 
 from django.urls import path
-from io_storages.api import ImportStorageListFilesAPI
 
 from . import api
 from .serializers import ApertureDBImportStorageSerializer
@@ -16,7 +15,7 @@ urlpatterns = [
     path("aperturedb/form", api.ApertureDBImportStorageFormLayoutAPI.as_view(), name="storage-aperturedb-form"),
     path(
         "aperturedb/files",
-        ImportStorageListFilesAPI().as_view(serializer_class=ApertureDBImportStorageSerializer),
+        api.ApertureDBImportStorageListFilesAPI().as_view(serializer_class=ApertureDBImportStorageSerializer),
         name="storage-aperturedb-list-files",
     ),
     path("export/aperturedb", api.ApertureDBExportStorageListAPI.as_view(), name="export-storage-aperturedb-list"),
