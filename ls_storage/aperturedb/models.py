@@ -27,7 +27,8 @@ from io_storages.base_models import (
 from organizations.models import OrganizationMember
 from rest_framework.exceptions import ValidationError
 
-from ls_storage.client.connection import ApertureDBError, ConnectionSettings, QueryFailed, connectors, open_connector
+from ls_storage.client.connection import (ApertureDBError, ApertureDBTimeout, ConnectionSettings, QueryFailed, connectors,
+                                          open_connector)
 from ls_storage.client.schema import grouped, read_schema, source_problems
 from ls_storage.client.source import ALL_PROPERTIES, ImageSelection, check_selection, fetch_image, iter_image_pages
 from ls_storage.client.target import (
@@ -333,18 +334,13 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, SyncScheduleMixin, Imp
         except ApertureDBError as error:
             logger.warning("ApertureDB storage %s could not serve %s: %s", self.id, uri, error)
             connectors.discard(self.connection_settings())
-            if _timed_out(error):
+            if isinstance(error, ApertureDBTimeout):
                 return _failure(504, "ApertureDB did not answer in time.")
             return _failure(502, "ApertureDB could not be reached or failed to answer.")
         return _byte_range(blob, content_type, _range_header(range_header))
 
     class Meta:
         abstract = True
-
-
-def _timed_out(error: ApertureDBError) -> bool:
-    """Whether ApertureDB did not answer within a timeout (the connection layer's wording of it)."""
-    return "did not answer within" in str(error)
 
 
 def _failure(status: int, message: str):

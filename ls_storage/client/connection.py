@@ -71,13 +71,17 @@ class QueryFailed(ApertureDBError):
     """ApertureDB answered a query with an error status."""
 
 
-def _timed_out(settings: ConnectionSettings, limits: Timeouts, opening: bool) -> ApertureDBError:
+class ApertureDBTimeout(ApertureDBError):
+    """ApertureDB did not answer within a timeout (a resolver answers it 504, not 502)."""
+
+
+def _timed_out(settings: ConnectionSettings, limits: Timeouts, opening: bool) -> ApertureDBTimeout:
     seconds, variable = (limits.connect, CONNECT_TIMEOUT_VARIABLE) if opening else (limits.query, QUERY_TIMEOUT_VARIABLE)
     message = f"ApertureDB at {settings.hostname}:{settings.port} did not answer within {seconds:g} s ({variable})"
     if opening:  # a hung server, or one that waits for another protocol than ours
         message += ": the server hangs, or this port does not speak ApertureDB's " + \
             ("REST API" if settings.use_rest else "protocol") + ": check the port, and the TLS and REST settings"
-    return ApertureDBError(message + ".", "hostname")
+    return ApertureDBTimeout(message + ".", "hostname")
 
 
 def default_port(use_rest: bool, use_ssl: bool) -> int:
@@ -178,7 +182,7 @@ def check_settings(settings: ConnectionSettings) -> None:
     if settings.ca_cert:
         try:
             ssl.create_default_context(cadata=normalize_pem(settings.ca_cert))
-        except (ssl.SSLError, ValueError):
+        except (ssl.SSLError, ValueError, TypeError):  # TypeError: cadata text that is not ASCII
             raise ApertureDBError(
                 "The CA certificate must be PEM text (-----BEGIN CERTIFICATE----- ...) that loads.", "ca_cert"
             ) from None

@@ -106,6 +106,8 @@ def malformed_keys() -> dict[str, str]:
         "a port out of range": encoded([2, tcp_tls, "db.example.com:70000", None, "admin", SECRET]),
         "a password without a user": encoded([2, tcp_tls, "db.example.com", None, "", SECRET]),
         "a CA that is not PEM": encoded([2, tcp_tls, "db.example.com", "not a certificate", "admin", SECRET]),
+        "a CA that is not ASCII": encoded([2, tcp_tls, "db.example.com",
+                                           "-----BEGIN CERTIFICATE-----\nZÄ\n-----END CERTIFICATE-----", "admin", SECRET]),
         "a compressed host that does not expand": encoded([2, tcp_tls | 4, "team", None, "admin", SECRET]),
         "empty": "",
     }

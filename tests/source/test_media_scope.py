@@ -13,7 +13,6 @@ scheme — names no image: 404.
 from __future__ import annotations
 
 import base64
-import sys
 import time
 import types
 
@@ -40,20 +39,6 @@ def transport(request):
     return getattr(request, "param", "tcp")
 
 
-@pytest.fixture(autouse=True)
-def resolver_routes(settings):
-    """The root URLconf with ``resolver_urlpatterns`` first, as ``ls_storage.urls`` is to put them; the real one
-    once it does (see ``test_the_root_urlconf_routes_the_resolver_to_these_views``)."""
-    if not _routes_to_our_resolver():
-        module = types.ModuleType("aperturedb_resolver_urls")
-        from ls_storage.aperturedb.urls import resolver_urlpatterns
-        from ls_storage.urls import urlpatterns
-
-        module.urlpatterns = resolver_urlpatterns + urlpatterns
-        sys.modules[module.__name__] = module
-        settings.ROOT_URLCONF = module.__name__
-
-
 def _routes_to_our_resolver() -> bool:
     from django.urls import resolve
 
@@ -61,8 +46,6 @@ def _routes_to_our_resolver() -> bool:
                for path, view in (("/tasks/1/resolve/", TaskResolveAPI), ("/projects/1/resolve/", ProjectResolveAPI)))
 
 
-@pytest.mark.xfail(strict=True, reason="ls_storage/urls.py is to put ls_storage.aperturedb.urls.resolver_urlpatterns "
-                                       "before Label Studio's own routes (not this change's file)")
 def test_the_root_urlconf_routes_the_resolver_to_these_views(settings):
     from django.urls import clear_url_caches
 
