@@ -58,3 +58,10 @@ if _redis_url:
 # one switch outside Label Studio's files, and leaves the choice with Label Studio's own flag system.
 if FRONTEND_SENTRY_ENVIRONMENT == "opensource":  # noqa: F405
     FRONTEND_SENTRY_ENVIRONMENT = "opensource-aperturedb"
+
+# How long a browser keeps an ApertureDB image from the resolver without asking again (seconds; Cache-Control:
+# private, max-age). ApertureDB never changes an image's bytes under the same _uniqueid; a cached copy stays with
+# its user for this long after they lose access, as any download would.
+LS_STORAGE_MEDIA_MAX_AGE = int(os.environ.get("LS_STORAGE_MEDIA_MAX_AGE", 24 * 3600))
+if LS_STORAGE_MEDIA_MAX_AGE < 0:
+    raise ValueError(f"LS_STORAGE_MEDIA_MAX_AGE must be a number of seconds, not {LS_STORAGE_MEDIA_MAX_AGE}")

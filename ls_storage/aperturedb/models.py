@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -311,49 +312,87 @@ class ApertureDBImportStorageBase(ApertureDBStorageMixin, SyncScheduleMixin, Imp
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return request is None and links.exists()
-        return links.filter(models.Exists(OrganizationMember.objects.filter(
-            user_id=user.id, organization__projects=self.project_id, deleted_at__isnull=True
-        ))).exists()
+        return links.filter(_active_member(user, self.project_id)).exists()
+
+    @classmethod
+    def serving(cls, storage_id: int, uniqueid: str, user, **scope) -> "ApertureDBImportStorage | None":
+        """The storage that serves ``user`` the image ``aperturedb://<storage_id>/<uniqueid>``, or None: it synced
+        that image, ``scope`` (a filter such as ``project=3`` or ``project__tasks=7``) holds it, and the user is an
+        active member of its project's organization. The scope of :meth:`_may_read` in one query of Label Studio's
+        database, loading only what reaching ApertureDB takes: the resolver asks for every image shown."""
+        if not user.is_authenticated:
+            return None
+        return cls.objects.filter(id=storage_id, links__key=uniqueid, **scope).filter(
+            _active_member(user, models.OuterRef("project_id"))).only("project_id", *CONNECTION_FIELDS).first()
 
     def generate_http_url(self, url):
         # Never a public URL: Label Studio rewrites the URI to its own resolver endpoint.
         return url
 
     def get_bytes_stream(self, uri, range_header=None):
-        """Stream an image of this storage's tasks, honouring the request's ``Range`` as RFC 9110 says (see
-        :func:`requested_range`). An image that is gone from ApertureDB is a 404; ApertureDB not answering
-        within ``APERTUREDB_QUERY_TIMEOUT`` (or ``APERTUREDB_CONNECT_TIMEOUT`` to connect) a 504, ApertureDB
-        unreachable or failing a 502. Anything else is not found (None: Label Studio answers it)."""
+        """Label Studio's resolver interface to :meth:`image_answer`; anything but an image of this storage's tasks
+        the requester may have is not found (None: Label Studio answers it)."""
         uniqueid = self._linked_uniqueid(uri)
         if uniqueid is None:
             return None, None, {}
+        body, content_type, metadata = self.image_answer(uniqueid, range_header)
+        return BytesStream(body), content_type, metadata
+
+    def image_answer(self, uniqueid: str, range_header: str | None = None) -> tuple[bytes, str, dict]:
+        """The body, content type and metadata (as ``get_bytes_stream``'s) of an image of this storage, honouring
+        the request's ``Range`` and ``If-Range`` as RFC 9110 says (see :func:`requested_range`), with its
+        :meth:`image_etag`. An image that is gone from ApertureDB is a 404; ApertureDB not answering within
+        ``APERTUREDB_QUERY_TIMEOUT`` (or ``APERTUREDB_CONNECT_TIMEOUT`` to connect) a 504, ApertureDB unreachable
+        or failing a 502."""
         try:
             blob, content_type = fetch_image(self.connector(), uniqueid)
         except KeyError:
             return _failure(404, "The image is no longer in ApertureDB.")
         except ApertureDBError as error:
-            logger.warning("ApertureDB storage %s could not serve %s: %s", self.id, uri, error)
+            logger.warning("ApertureDB storage %s could not serve %s: %s", self.id, uniqueid, error)
             connectors.discard(self.connection_settings())
             if isinstance(error, ApertureDBTimeout):
                 return _failure(504, "ApertureDB did not answer in time.")
             return _failure(502, "ApertureDB could not be reached or failed to answer.")
-        return _byte_range(blob, content_type, _range_header(range_header))
+        etag = self.image_etag(uniqueid)
+        return _byte_range(blob, content_type, _range_header(range_header, etag), etag)
+
+    def image_etag(self, uniqueid: str) -> str:
+        """A strong entity tag of an image's bytes. ApertureDB never changes an image's blob under the same
+        ``_uniqueid``, so the storage, the ApertureDB it reads and the ``_uniqueid`` identify the bytes; hashed, as
+        a ``_uniqueid`` may hold characters an entity tag may not."""
+        identity = "\0".join((str(self.id), self.hostname, str(self.port), uniqueid))
+        return f'"{hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()}"'
 
     class Meta:
         abstract = True
 
 
-def _failure(status: int, message: str):
+def _active_member(user, project) -> models.Exists:
+    """Whether ``user`` is an active member of the organization of ``project`` (an id or an ``OuterRef``)."""
+    return models.Exists(OrganizationMember.objects.filter(
+        user_id=user.id, organization__projects=project, deleted_at__isnull=True))
+
+
+CONNECTION_FIELDS = tuple(item.name for item in dataclasses.fields(ConnectionSettings))
+
+
+def _failure(status: int, message: str) -> tuple[bytes, str, dict]:
     body = json.dumps({"error": message, "status_code": status}).encode()
-    return BytesStream(body), "application/json", {"StatusCode": status, "ContentLength": len(body)}
+    return body, "application/json", {"StatusCode": status, "ContentLength": len(body)}
 
 
-def _range_header(passed: str | None) -> str | None:
-    """The request's own ``Range``: Label Studio's resolver hands storages a rewritten one (a suffix range
-    becomes ``bytes=0-...``, an invalid one ``bytes=0-``, and only the first of several ranges is kept)."""
+def _range_header(passed: str | None, etag: str) -> str | None:
+    """The request's own ``Range`` (Label Studio's resolver hands storages a rewritten one: a suffix range
+    becomes ``bytes=0-...``, an invalid one ``bytes=0-``, and only the first of several ranges is kept), or
+    none when its ``If-Range`` names another representation than ``etag``: then the whole image, as RFC 9110
+    section 13.1.5 says (a date never matches, as these answers carry no ``Last-Modified``, nor a weak tag)."""
     request = get_current_request()
     headers = getattr(request, "headers", None)
-    return headers.get("Range") if headers is not None else passed
+    if headers is None:
+        return passed
+    if_range = headers.get("If-Range")
+    return headers.get("Range") if if_range is None or if_range.strip() == etag else None
 
 
 UNSATISFIABLE = "unsatisfiable"
@@ -401,23 +440,22 @@ def requested_range(header: str | None, total: int):
     return satisfiable[0] if len(ranges) == 1 else None
 
 
-def _byte_range(blob: bytes, content_type: str, range_header: str | None):
+def _byte_range(blob: bytes, content_type: str, range_header: str | None, etag: str) -> tuple[bytes, str, dict]:
     """200 with the whole image, 206 with the range asked (at most Label Studio's
     ``RESOLVER_PROXY_MAX_RANGE_SIZE`` bytes, unless from the first byte to the end, as Label Studio's resolver
-    limits ranges), or 416 with ``Content-Range: bytes */size``."""
+    limits ranges), both with the image's ``etag``; or 416 with ``Content-Range: bytes */size``."""
     total = len(blob)
     wanted = requested_range(range_header, total)
     if wanted == UNSATISFIABLE:
-        return BytesStream(b""), content_type, {"StatusCode": 416, "ContentLength": 0,
-                                                "ContentRange": f"bytes */{total}"}
+        return b"", content_type, {"StatusCode": 416, "ContentLength": 0, "ContentRange": f"bytes */{total}"}
     if wanted is None:
-        return BytesStream(blob), content_type, {"StatusCode": 200, "ContentLength": total}
+        return blob, content_type, {"StatusCode": 200, "ContentLength": total, "ETag": etag}
     start, end = wanted
     if not (start == 0 and end == total - 1):
         end = min(end, start + settings.RESOLVER_PROXY_MAX_RANGE_SIZE - 1)
     body = blob[start:end + 1]
-    return BytesStream(body), content_type, {"StatusCode": 206, "ContentLength": len(body),
-                                             "ContentRange": f"bytes {start}-{end}/{total}"}
+    return body, content_type, {"StatusCode": 206, "ContentLength": len(body),
+                                "ContentRange": f"bytes {start}-{end}/{total}", "ETag": etag}
 
 
 class BytesStream:
