@@ -86,10 +86,9 @@ def export_annotation(storage_id: int, annotation_id: int) -> None:
         return
     retry_deletions(storage)
     if storage.meta.get("export_pending"):
-        pending = list(pending_annotations(storage)[:PENDING_BATCH])
-        succeeded = all([_attempt(storage, item) for item in pending])
-        if succeeded and not pending_annotations(storage).exists():
-            _record(storage, export_pending=False)
+        pending = list(annotations_pending(storage).select_related("task")[:PENDING_BATCH])
+        if all([_attempt(storage, item) for item in pending]):
+            _record(storage)  # export_pending as it now is
 
 
 def remove_annotation(storage_id: int, annotation_id: int, task_id: int | None = None) -> None:
@@ -134,36 +133,53 @@ def _change_pending_deletions(storage, change) -> None:
 
 
 def _attempt(storage, annotation) -> bool:
-    """Write an annotation as it is now; False, recorded, when that failed.
-
-    Two exports of one annotation (a submit's and an update's, in two workers, or one retried as pending) may end
-    in either order, and the one that read the older version may write last. So an export reads the annotation
-    again once written: changed meanwhile, it is written again; deleted meanwhile, it is removed as the deletion
-    removes it (which may have run before this write). Whichever write ends last, its check sees the last version."""
-    for _ in range(REWRITES):
-        try:
-            storage.save_annotation(annotation)
-            error = None
-        except Exception as failure:  # noqa: BLE001 - never let ApertureDB reach the annotator
-            error = failure
-        current = Annotation.objects.filter(id=annotation.id).select_related("task").first()
-        if current is None:  # (recording the write then fails: its link cannot refer to a deleted annotation)
-            remove_annotation(storage.id, annotation.id, annotation.task_id)
-            return True
-        if error is not None:
-            _record_failure(storage, annotation.id, error, "export")
-            return False
-        if current.updated_at == annotation.updated_at:
-            return True
-        annotation = current
-    _record(storage, export_pending=True)  # still changing: the next export, or a Sync, writes its last version
+    """Write an annotation as it is now (:func:`settle`); False, recorded, when that failed."""
+    outcome = settle(storage, [annotation], storage.write_now([annotation]))
+    error = outcome.get(annotation.id)
+    if error is not None:
+        _record_failure(storage, annotation.id, error, "export")
+        return False
     return True
+
+
+def settle(storage, annotations: list[Annotation], outcome: dict[int, Exception | None]) -> dict[int, Exception | None]:
+    """After a write of ``annotations`` (``outcome``: each one's error, None when written), make ApertureDB hold
+    what Label Studio holds now; each annotation's final error (None: written as it is now), deleted ones left out.
+
+    Two writes of one annotation (a submit's and an update's export in two workers, an export and a Sync, or one
+    retried as pending) may end in either order, and the one that read the older version may write last. So the
+    annotations are read again once written: one changed meanwhile is written again; one deleted meanwhile is
+    removed as the deletion removes it (which may have run before this write). Whichever write ends last, its check
+    sees the last version. The links of those written record the version written (:func:`mark_written`); one still
+    changing after ``REWRITES`` writes keeps an older version there, so that the next export or Sync writes it."""
+    from .models import mark_written
+
+    final: dict[int, Exception | None] = {}
+    for writes in range(1, REWRITES + 1):
+        current = dict(Annotation.objects.filter(id__in=[a.id for a in annotations]).values_list("id", "updated_at"))
+        written, changed = [], []
+        for annotation in annotations:
+            if annotation.id not in current:  # (recording the write would fail: no link to a deleted annotation)
+                remove_annotation(storage.id, annotation.id, annotation.task_id)
+                final.pop(annotation.id, None)
+            elif outcome[annotation.id] is not None:
+                final[annotation.id] = outcome[annotation.id]
+            else:
+                final[annotation.id] = None
+                (written if current[annotation.id] == annotation.updated_at else changed).append(annotation)
+        mark_written(storage, written)
+        if not changed or writes == REWRITES:
+            break
+        annotations = list(Annotation.objects.filter(id__in=[a.id for a in changed]).select_related(
+            "task", "completed_by"))
+        outcome = storage.write_now(annotations)
+    return final
 
 
 def _record_failure(storage, annotation_id: int, error: Exception, action: str) -> None:
     message = f"{action} of annotation {annotation_id} failed: {error}"
     logger.warning("ApertureDB target storage %s: %s", storage.id, message)
-    _record(storage, export_pending=True, last_export_error=message, last_export_error_at=str(timezone.now()),
+    _record(storage, last_export_error=message, last_export_error_at=str(timezone.now()),
             export_failures=lambda meta: meta.get("export_failures", 0) + 1)
 
 
@@ -181,11 +197,15 @@ def _record(storage, **values) -> None:
     storage.meta = current.meta
 
 
-def pending_annotations(storage):
-    """Annotations of the project not yet written as they are now."""
+def annotations_pending(storage, annotations=None):
+    """Of ``annotations`` (the project's when None), those ApertureDB does not hold as they are now: no link
+    records their current ``updated_at`` as written. Equal, not at least: an update saved by a server whose clock
+    is behind may carry an earlier time than the version before it."""
     from .models import ApertureDBExportStorageLink
 
     written = ApertureDBExportStorageLink.objects.filter(
-        storage=storage, annotation=OuterRef("pk"), updated_at__gte=OuterRef("updated_at")
+        storage=storage, annotation=OuterRef("pk"), annotation_updated_at=OuterRef("updated_at")
     )
-    return Annotation.objects.filter(project_id=storage.project_id).exclude(Exists(written)).order_by("id")
+    if annotations is None:
+        annotations = Annotation.objects.filter(project_id=storage.project_id)
+    return annotations.exclude(Exists(written)).order_by("id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import io
@@ -14,7 +15,7 @@ from typing import Iterator
 from core.current_request import get_current_request
 from core.utils.iterators import iterate_queryset
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from io_storages.base_models import (
@@ -504,6 +505,56 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportScheduleMixin, Expor
         help_text="{from_name: property}: the image-level Choices, Number, Rating or TextArea value of a task's "
                   "latest annotation, written onto its image as that property",
     )
+    full_export = models.BooleanField(
+        _("full export"), default=False,
+        help_text="The next Sync writes every annotation again, not only those changed since they were written; "
+                  "turned off as that Sync starts",
+    )
+    export_settings = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="Fingerprint of what every annotation carries (export_fingerprint) that the links' written "
+                  "versions hold for; another one makes the next Sync write every annotation",
+    )
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_meta()
+        return instance
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_meta()
+
+    def _remember_meta(self) -> None:
+        if "meta" in self.__dict__:  # not deferred
+            self._loaded_meta = copy.deepcopy(self.meta or {})
+
+    def save(self, *args, **kwargs):
+        """Label Studio saves ``meta`` whole from the copy it read when the sync started, which would undo what
+        automatic exports recorded meanwhile. So a save of ``meta`` takes, under the row lock, the export's keys
+        (:data:`EXPORT_META`) it did not change itself from the row, and ``export_pending`` from the facts: any
+        annotation not in ApertureDB as it is now, any deletion not done."""
+        update_fields = kwargs.get("update_fields")
+        if self.pk is None or (update_fields is not None and "meta" not in update_fields):
+            return super().save(*args, **kwargs)
+        from .export import annotations_pending
+
+        with transaction.atomic():
+            current = type(self).objects.select_for_update().filter(id=self.id).values(
+                "meta", "pending_deletions").first()
+            if current is not None:
+                loaded, stored = getattr(self, "_loaded_meta", {}), current["meta"] or {}
+                meta = dict(self.meta or {})
+                for key in EXPORT_META:
+                    if meta.get(key) == loaded.get(key):  # not this save's to change
+                        meta.pop(key, None)
+                        if key in stored:
+                            meta[key] = stored[key]
+                meta["export_pending"] = bool(current["pending_deletions"]) or annotations_pending(self).exists()
+                self.meta = meta
+            super().save(*args, **kwargs)
+        self._remember_meta()
 
     def check_access(self, connector) -> None:
         probe_write(connector)
@@ -544,16 +595,10 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportScheduleMixin, Expor
         uniqueid = self.image_keys([task_id]).get(task_id)
         return None if uniqueid is None else (uniqueid, self.image_decisions([task_id])[task_id])
 
-    def prepare(self, annotation, image_keys: dict[int, str] | None = None,
-                decisions: dict[int, dict] | None = None) -> AnnotationWrite:
+    def prepare(self, annotation, image_keys: dict[int, str], decisions: dict[int, dict]) -> AnnotationWrite:
         """Everything the write needs, read from the database (so that writes can run in other threads).
 
-        ``image_keys``, ``decisions``: the tasks' images and image properties (:meth:`image_decisions`) when the
-        caller looked them up for many annotations at once."""
-        if image_keys is None:
-            image_keys = self.image_keys([annotation.task_id])
-        if decisions is None:
-            decisions = self.image_decisions([annotation.task_id])
+        ``image_keys``, ``decisions``: the tasks' images and image properties (:meth:`image_decisions`)."""
         if annotation.task_id not in image_keys:
             raise ExportSkipped(f"task {annotation.task_id} has no image in the ApertureDB at {self.hostname}:{self.port}")
         try:
@@ -563,6 +608,19 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportScheduleMixin, Expor
         return AnnotationWrite(annotation.id, image_keys[annotation.task_id],
                                annotation_properties(annotation, self.project.title), objects, self.label_version,
                                decisions.get(annotation.task_id))
+
+    def prepare_many(self, annotations) -> tuple[list[AnnotationWrite], dict[int, Exception]]:
+        """The writes of annotations (their tasks' images and image properties looked up at once), and the
+        annotations that cannot go to this target, with why."""
+        task_ids = {annotation.task_id for annotation in annotations}
+        image_keys, decisions = self.image_keys(task_ids), self.image_decisions(task_ids)
+        items, skipped = [], {}
+        for annotation in annotations:
+            try:
+                items.append(self.prepare(annotation, image_keys, decisions))
+            except ExportSkipped as error:
+                skipped[annotation.id] = error
+        return items, skipped
 
     def write(self, items: list[AnnotationWrite], value_properties: set[str]) -> None:
         write_annotations(self._connector_with_indexes(), items, value_properties)
@@ -585,12 +643,26 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportScheduleMixin, Expor
                 outcome[item.annotation_id] = error
         return outcome
 
+    def write_now(self, annotations) -> dict[int, Exception | None]:
+        """Write annotations as read, in this thread: each one's error (None: written). Links are the caller's
+        (:func:`~ls_storage.aperturedb.export.settle`)."""
+        items, outcome = self.prepare_many(annotations)
+        if items:
+            try:
+                outcome.update(self.write_each(items, self.value_properties()))
+            except Exception as error:  # noqa: BLE001 - each annotation's failure, for the caller to record
+                outcome.update(dict.fromkeys((item.annotation_id for item in items), error))
+        return outcome
+
     def value_properties(self) -> set[str]:
         return value_property_names(self.project.get_parsed_config())
 
-    def save_annotation(self, annotation):
-        self.write([self.prepare(annotation)], self.value_properties())
-        mark_written(self, [annotation.id])
+    def export_fingerprint(self) -> str:
+        """Changes with anything every annotation carries to ApertureDB, or with where it goes, so that a change
+        makes the next Sync write every annotation."""
+        carried = [self.hostname, self.port, self.label_version, self.image_properties or {}, self.project.title,
+                   sorted(self.value_properties())]
+        return hashlib.sha256(json.dumps(carried, sort_keys=True).encode()).hexdigest()
 
     def delete_annotation_by_id(self, annotation_id: int, task_id: int | None = None) -> None:
         """Remove a deleted annotation; ``task_id``: its task, whose image properties the task's annotations left
@@ -603,59 +675,75 @@ class ApertureDBExportStorage(ApertureDBStorageMixin, ExportScheduleMixin, Expor
         if image := self.task_image(task_id):
             write_image_properties(self._connector_with_indexes(), image)
 
+    def begin_export(self) -> bool:
+        """Whether this Sync writes every annotation: when *full_export* asks it, and when what every annotation
+        carries (:meth:`export_fingerprint`) is not what the written versions were counted under (the first Sync,
+        another label version, image properties, label config, project title or ApertureDB). Then every written
+        version is forgotten first, so that a Sync that stops part-way leaves the rest to the next one."""
+        fingerprint = self.export_fingerprint()
+        if not self.full_export and fingerprint == self.export_settings:
+            return False
+        with transaction.atomic():
+            self.links.update(annotation_updated_at=None)
+            type(self).objects.filter(id=self.id).update(full_export=False, export_settings=fingerprint)
+        self.full_export, self.export_settings = False, fingerprint
+        return True
+
     def save_annotations(self, annotations):
-        """Sync: every annotation, writes in parallel; failures are counted and reported, never lost."""
-        from .export import retry_deletions
+        """Sync: of ``annotations``, those not in ApertureDB as they are now (all of them when
+        :meth:`begin_export` says so), writes in parallel; failures are counted and reported, never lost."""
+        from .export import annotations_pending, retry_deletions
 
         self.info_set_in_progress()
+        everything = self.begin_export()
         retry_deletions(self)
         value_properties = self.value_properties()
+        annotations = annotations_pending(self, annotations)
         total = annotations.count()
         written, errors = 0, []
         with ThreadPoolExecutor(max_workers=self.max_workers) as executor:
-            writing: dict = {}  # a batch's writes, which run while the next batch is read and prepared
+            writing = None  # a batch and its writes, which run while the next batch is read and prepared
             for batch in _batched(iterate_queryset(annotations.select_related("completed_by"), chunk_size=EXPORT_BATCH),
                                   EXPORT_BATCH):
-                task_ids = {annotation.task_id for annotation in batch}
-                image_keys, decisions = self.image_keys(task_ids), self.image_decisions(task_ids)
-                items = []
-                for annotation in batch:
-                    try:
-                        items.append(self.prepare(annotation, image_keys, decisions))
-                    except ExportSkipped as error:
-                        errors.append(str(error))
+                items, skipped = self.prepare_many(batch)
+                errors.extend(str(error) for error in skipped.values())
                 futures = {executor.submit(self.write_each, list(group), value_properties): group
                            for group in _batched(items, ANNOTATIONS_PER_TRANSACTION)}
                 written += self._finish_writes(writing, errors)
                 self.info_update_progress(last_sync_count=written, total_annotations=total)
-                writing = futures
+                writing = batch, futures
             written += self._finish_writes(writing, errors)
+        counts = {"total_annotations": total, "wrote_everything": everything}
         if errors:
-            self.info_set_completed_with_errors(written, errors, total_annotations=total, export_pending=True)
+            self.info_set_completed_with_errors(written, errors, **counts)
         else:
-            self.info_set_completed(last_sync_count=written, total_annotations=total, export_pending=False)
+            self.info_set_completed(last_sync_count=written, **counts)
 
-    def _finish_writes(self, futures: dict, errors: list[str]) -> int:
-        """Wait for the writes of a batch (each future a group of annotations), record the annotations written;
-        how many they are."""
-        done = []
+    def _finish_writes(self, writing: tuple | None, errors: list[str]) -> int:
+        """Wait for the writes of a batch (each future a group of annotations) and settle them
+        (:func:`~ls_storage.aperturedb.export.settle`: what changed or went meanwhile); how many were written."""
+        from .export import settle
+
+        if writing is None:
+            return 0
+        batch, futures = writing
+        outcome: dict[int, Exception | None] = {}
         for future in as_completed(futures):
             try:
-                outcome = future.result()
+                outcome.update(future.result())
             except Exception as error:  # noqa: BLE001 - reported on the storage
-                outcome = dict.fromkeys((item.annotation_id for item in futures[future]), error)
-            for annotation_id, failure in outcome.items():
-                if failure is None:
-                    done.append(annotation_id)
-                else:
-                    errors.append(f"annotation {annotation_id}: {failure}")
-        mark_written(self, done)
-        return len(done)
+                outcome.update(dict.fromkeys((item.annotation_id for item in futures[future]), error))
+        settled = settle(self, [annotation for annotation in batch if annotation.id in outcome], outcome)
+        errors.extend(f"annotation {annotation_id}: {error}" for annotation_id, error in settled.items()
+                      if error is not None)
+        return sum(error is None for error in settled.values())
 
     class Meta:
         abstract = False
 
 
+# ``meta`` keys the automatic export records (export.py); ``export_pending`` is read from the facts on each save.
+EXPORT_META = ("export_failures", "last_export_error", "last_export_error_at")
 _indexed: set[str] = set()
 
 
@@ -684,16 +772,26 @@ def annotation_properties(annotation, project_title: str) -> dict:
     }
 
 
-def mark_written(storage, annotation_ids: list[int]) -> None:
-    """Links say which annotations are in ApertureDB as they are now (``updated_at``)."""
-    if not annotation_ids:
+def mark_written(storage, annotations) -> None:
+    """Links say which version of each annotation ApertureDB holds: its ``updated_at`` as written."""
+    versions = {annotation.id: annotation.updated_at for annotation in annotations}
+    if not versions:
         return
-    existing = set(storage.links.filter(annotation_id__in=annotation_ids).values_list("annotation_id", flat=True))
-    storage.links.filter(annotation_id__in=existing).update(updated_at=timezone.now())
+    now = timezone.now()
+    links = list(storage.links.filter(annotation_id__in=versions))
+    for link in links:
+        link.annotation_updated_at, link.updated_at = versions[link.annotation_id], now
+    ApertureDBExportStorageLink.objects.bulk_update(links, ["annotation_updated_at", "updated_at"])
+    linked = {link.annotation_id for link in links}
     ApertureDBExportStorageLink.objects.bulk_create(
-        [ApertureDBExportStorageLink(storage=storage, annotation_id=i) for i in annotation_ids if i not in existing]
+        [ApertureDBExportStorageLink(storage=storage, annotation_id=annotation_id, annotation_updated_at=version)
+         for annotation_id, version in versions.items() if annotation_id not in linked]
     )
 
 
 class ApertureDBExportStorageLink(ExportStorageLink):
     storage = models.ForeignKey(ApertureDBExportStorage, on_delete=models.CASCADE, related_name="links")
+    annotation_updated_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="The annotation's updated_at in the version ApertureDB holds (none: to be written again)",
+    )

@@ -444,5 +444,5 @@ class ApertureDBExportStorageSerializer(ScheduleSerializerMixin, ApertureDBStora
 
     class Meta:
         model = ApertureDBExportStorage
-        fields = "__all__"
+        exclude = ["export_settings"]
         read_only_fields = ["pending_deletions", "next_sync_at"]

@@ -53,6 +53,7 @@ SOURCE_JSON = ("constraints", "pred_constraints", "connected_to", "property_defa
 SOURCE_ONE_LINE = ("annotations_label_version", "version_property", "score_property")
 SOURCE_BOOLEANS = ("predictions", "allow_unknown_properties", "remove_missing_tasks", "import_annotations",
                    "recheck_images")
+TARGET_BOOLEANS = ("full_export",)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def values_for(name: str, kind: str, world: World) -> dict[str, object | tuple[s
                 **WRONG_INTEGERS}
     if name in ("limit", "sync_interval", "export_interval"):
         return {"-1": -1, "huge": 10 ** 30, **WRONG_INTEGERS}
-    if name in COMMON_BOOLEANS or name in SOURCE_BOOLEANS:
+    if name in COMMON_BOOLEANS or name in SOURCE_BOOLEANS or name in TARGET_BOOLEANS:
         return dict(WRONG_BOOLEANS)
     if name == "can_delete_objects":  # may be null
         return {label: value for label, value in WRONG_BOOLEANS.items() if label != "empty"}
@@ -213,7 +214,7 @@ def fields_of(kind: str) -> tuple[str, ...]:
         return common + SOURCE_JSON + tuple(f"{name}_text" for name in SOURCE_JSON) + ("properties", "limit") + \
             SOURCE_ONE_LINE + SOURCE_BOOLEANS + ("sync_interval",)
     return common + ("label_version", "image_properties", "image_properties_text", "can_delete_objects",
-                     "export_interval")
+                     "export_interval") + TARGET_BOOLEANS
 
 
 def named_fields(name: str) -> tuple[str, ...]:

@@ -189,6 +189,10 @@ def test_a_target_sync_reapplies_the_decisions_and_a_target_that_keeps_annotatio
                                                         "remove_props": sorted(DECIDED)}}])
     assert decided.on_image(decided.tasks[0]) == {}
 
+    # Nothing changed in Label Studio: only a Sync that writes every annotation sees what ApertureDB lost.
+    full = business_client.patch(f"/api/storages/export/aperturedb/{decided.target['id']}",
+                                 data={"full_export": True}, content_type="application/json")
+    assert full.status_code == 200, full.content
     synced = business_client.post(f"/api/storages/export/aperturedb/{decided.target['id']}/sync")
     assert synced.status_code == 200, synced.content
     assert [decided.on_image(task_id) for task_id in decided.tasks] == [{"split": "dev"}, {"quality": 5}, {}]
