@@ -796,3 +796,9 @@ class ApertureDBExportStorageLink(ExportStorageLink):
         null=True, blank=True,
         help_text="The annotation's updated_at in the version ApertureDB holds (none: to be written again)",
     )
+
+    class Meta:
+        # What a Sync and export_pending ask of every annotation (export.annotations_pending): without it, SQLite
+        # reads all the storage's links for each annotation.
+        indexes = [models.Index(fields=["storage", "annotation", "annotation_updated_at"],
+                                name="aperturedb_export_written")]

@@ -35,5 +35,9 @@ class Migration(migrations.Migration):
             name='annotation_updated_at',
             field=models.DateTimeField(blank=True, help_text="The annotation's updated_at in the version ApertureDB holds (none: to be written again)", null=True),
         ),
+        migrations.AddIndex(
+            model_name='aperturedbexportstoragelink',
+            index=models.Index(fields=['storage', 'annotation', 'annotation_updated_at'], name='aperturedb_export_written'),
+        ),
         migrations.RunPython(versions_of_written_links, migrations.RunPython.noop),
     ]
