@@ -33,6 +33,7 @@ _django_settings._wrapped = _empty
 
 INSTALLED_APPS = INSTALLED_APPS + ["ls_storage.aperturedb"]  # noqa: F405
 ROOT_URLCONF = "ls_storage.urls"
+MIDDLEWARE = ["ls_storage.aperturedb.api.ImageCacheKeyMiddleware"] + MIDDLEWARE  # noqa: F405
 GET_STORAGE_LIST = "ls_storage.aperturedb.registry.get_storage_list"
 # The Data Manager's "storage filename" column and Task.get_storage_link() find our link by name.
 IO_STORAGES_IMPORT_LINK_NAMES = IO_STORAGES_IMPORT_LINK_NAMES + [  # noqa: F405
@@ -62,6 +63,9 @@ if FRONTEND_SENTRY_ENVIRONMENT == "opensource":  # noqa: F405
 # How long a browser keeps an ApertureDB image from the resolver without asking again (seconds; Cache-Control:
 # private, max-age). ApertureDB never changes an image's bytes under the same _uniqueid; a cached copy stays with
 # its user for this long after they lose access, as any download would.
+# Such an answer does not vary by the session cookie, which Label Studio re-signs on every request (see
+# ImageCacheKeyMiddleware): another user signing in to the same browser profile could be shown a cached image of a
+# URL they open within the lifetime.
 LS_STORAGE_MEDIA_MAX_AGE = int(os.environ.get("LS_STORAGE_MEDIA_MAX_AGE", 24 * 3600))
 if LS_STORAGE_MEDIA_MAX_AGE < 0:
     raise ValueError(f"LS_STORAGE_MEDIA_MAX_AGE must be a number of seconds, not {LS_STORAGE_MEDIA_MAX_AGE}")

@@ -245,6 +245,27 @@ def _names_tag(if_none_match: str, etag: str) -> bool:
 def _cacheable(response, etag: str) -> None:
     response["ETag"] = etag
     response["Cache-Control"] = f"private, max-age={settings.LS_STORAGE_MEDIA_MAX_AGE}, immutable"
+    response.keyed_by_url = True
+
+
+class ImageCacheKeyMiddleware:
+    """Takes ``Cookie`` out of the ``Vary`` of the resolver's cacheable image answers (``keyed_by_url``), which
+    Django's session middleware adds. Label Studio re-signs its session cookie on every request, so an answer
+    varying by it would never be reused; these answers are ``private`` (a browser's own cache), and the URL, the
+    task's or project's, names the image. First in ``MIDDLEWARE``, so that it sees the answer last."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(response, "keyed_by_url", False) and response.has_header("Vary"):
+            kept = [name.strip() for name in response["Vary"].split(",") if name.strip().lower() != "cookie"]
+            if kept:
+                response["Vary"] = ", ".join(kept)
+            else:
+                del response["Vary"]
+        return response
 
 
 class TaskResolveAPI(_ResolverMixin, TaskResolveStorageUri):

@@ -1,8 +1,8 @@
 """Media served like files (issue #22, item 6): the resolver's answers for ApertureDB images carry a strong
-``ETag`` and ``Cache-Control: private, max-age=LS_STORAGE_MEDIA_MAX_AGE, immutable``; a matching ``If-None-Match``
-is a 304 without asking ApertureDB, but only where the same image would be a 200 (the media scope of
-test_media_scope.py: elsewhere it is a 404 as before); ``If-Range`` is honoured; error answers are ``no-store`` and
-carry no ``ETag``.
+``ETag`` and ``Cache-Control: private, max-age=LS_STORAGE_MEDIA_MAX_AGE, immutable``, and do not vary by cookie; a
+matching ``If-None-Match`` is a 304 without asking ApertureDB, but only where the same image would be a 200 (the
+media scope of test_media_scope.py: elsewhere it is a 404 as before); ``If-Range`` is honoured; error answers are
+``no-store`` and carry no ``ETag``.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def test_images_carry_a_strong_tag_and_a_lifetime(settings, business_client, wor
     assert STRONG_TAG.fullmatch(etag), etag
     for response in (whole, part, head, by_project):
         assert response["ETag"] == etag and response["Cache-Control"] == cache_control(settings), response.headers
+        # Label Studio re-signs its session cookie on every request: an answer varying by it would never be reused.
+        assert "cookie" not in response.get("Vary", "").lower(), response.headers
     assert STRONG_TAG.fullmatch(other_image["ETag"]) and other_image["ETag"] != etag
 
     settings.LS_STORAGE_MEDIA_MAX_AGE = 60
@@ -79,6 +81,7 @@ def test_a_matching_if_none_match_is_a_304_without_asking_aperturedb(settings, b
                 assert response.status_code == 304, (label, method, headers, response)
                 assert body(response) == b"" and response["ETag"] == etag, (label, method, headers)
                 assert response["Cache-Control"] == cache_control(settings), (label, method, headers)
+                assert "cookie" not in response.get("Vary", "").lower(), (label, method, headers)
 
         asked = resolve(business_client, task.id, uri, HTTP_IF_NONE_MATCH='"another", W/"tag"')
         assert_uncached_error(asked, 502, "another tag: ApertureDB is asked, and is down")
