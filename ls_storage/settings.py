@@ -61,11 +61,12 @@ if FRONTEND_SENTRY_ENVIRONMENT == "opensource":  # noqa: F405
     FRONTEND_SENTRY_ENVIRONMENT = "opensource-aperturedb"
 
 # How long a browser keeps an ApertureDB image from the resolver without asking again (seconds; Cache-Control:
-# private, max-age). ApertureDB never changes an image's bytes under the same _uniqueid; a cached copy stays with
-# its user for this long after they lose access, as any download would.
-# Such an answer does not vary by the session cookie, which Label Studio re-signs on every request (see
-# ImageCacheKeyMiddleware): another user signing in to the same browser profile could be shown a cached image of a
-# URL they open within the lifetime.
-LS_STORAGE_MEDIA_MAX_AGE = int(os.environ.get("LS_STORAGE_MEDIA_MAX_AGE", 24 * 3600))
+# private, max-age); by default the hour Label Studio's own resolver gives (RESOLVER_PROXY_CACHE_TIMEOUT). 0: the
+# browser keeps it but asks every time, and the 304 it gets checks access again. ApertureDB never changes an image's
+# bytes under the same _uniqueid; a cached copy stays with its user for the lifetime after they lose access, as any
+# download would. Such an answer does not vary by the session cookie, which Label Studio re-signs on every request
+# (see ImageCacheKeyMiddleware): another user signing in to the same browser profile could be shown a cached image
+# of a URL they open within the lifetime.
+LS_STORAGE_MEDIA_MAX_AGE = int(os.environ.get("LS_STORAGE_MEDIA_MAX_AGE", RESOLVER_PROXY_CACHE_TIMEOUT))  # noqa: F405
 if LS_STORAGE_MEDIA_MAX_AGE < 0:
     raise ValueError(f"LS_STORAGE_MEDIA_MAX_AGE must be a number of seconds, not {LS_STORAGE_MEDIA_MAX_AGE}")

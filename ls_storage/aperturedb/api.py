@@ -169,7 +169,7 @@ class _ResolverMixin:
     - found in one query (:meth:`ApertureDBImportStorage.serving`, the media scope) instead of Label Studio's
       query of every storage type of the project, a permission check per object, and ``can_resolve_url`` on each;
     - with a strong ``ETag`` (on 200 and 206; ``If-Range`` honoured) and ``Cache-Control: private,
-      max-age=LS_STORAGE_MEDIA_MAX_AGE, immutable``; a matching ``If-None-Match`` is a 304 once the same query has
+      max-age=LS_STORAGE_MEDIA_MAX_AGE, immutable`` (``private, no-cache`` when it is 0); a matching ``If-None-Match`` is a 304 once the same query has
       passed, without asking ApertureDB;
     - the bytes ApertureDB sent as the body, in one piece.
 
@@ -244,7 +244,8 @@ def _names_tag(if_none_match: str, etag: str) -> bool:
 
 def _cacheable(response, etag: str) -> None:
     response["ETag"] = etag
-    response["Cache-Control"] = f"private, max-age={settings.LS_STORAGE_MEDIA_MAX_AGE}, immutable"
+    lifetime = settings.LS_STORAGE_MEDIA_MAX_AGE
+    response["Cache-Control"] = f"private, max-age={lifetime}, immutable" if lifetime else "private, no-cache"
     response.keyed_by_url = True
 
 

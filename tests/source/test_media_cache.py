@@ -1,6 +1,6 @@
 """Media served like files (issue #22, item 6): the resolver's answers for ApertureDB images carry a strong
-``ETag`` and ``Cache-Control: private, max-age=LS_STORAGE_MEDIA_MAX_AGE, immutable``, and do not vary by cookie; a
-matching ``If-None-Match`` is a 304 without asking ApertureDB, but only where the same image would be a 200 (the
+``ETag`` and ``Cache-Control: private, max-age=LS_STORAGE_MEDIA_MAX_AGE, immutable`` (``private, no-cache`` at 0),
+and do not vary by cookie; a matching ``If-None-Match`` is a 304 without asking ApertureDB, but only where the same image would be a 200 (the
 media scope of test_media_scope.py: elsewhere it is a 404 as before); ``If-Range`` is honoured; error answers are
 ``no-store`` and carry no ``ETag``.
 """
@@ -26,7 +26,8 @@ STRONG_TAG = re.compile(r'"[0-9a-f]{32}"')
 
 
 def cache_control(settings) -> str:
-    return f"private, max-age={settings.LS_STORAGE_MEDIA_MAX_AGE}, immutable"
+    lifetime = settings.LS_STORAGE_MEDIA_MAX_AGE
+    return f"private, max-age={lifetime}, immutable" if lifetime else "private, no-cache"
 
 
 def stoppable_server(address):
@@ -58,8 +59,11 @@ def test_images_carry_a_strong_tag_and_a_lifetime(settings, business_client, wor
         assert "cookie" not in response.get("Vary", "").lower(), response.headers
     assert STRONG_TAG.fullmatch(other_image["ETag"]) and other_image["ETag"] != etag
 
+    assert settings.LS_STORAGE_MEDIA_MAX_AGE == settings.RESOLVER_PROXY_CACHE_TIMEOUT  # Label Studio's own lifetime
     settings.LS_STORAGE_MEDIA_MAX_AGE = 60
     assert resolve(business_client, world.task_a1.id, world.uri_a1)["Cache-Control"] == "private, max-age=60, immutable"
+    settings.LS_STORAGE_MEDIA_MAX_AGE = 0  # kept, but asked for every time: the 304 checks access again
+    assert resolve(business_client, world.task_a1.id, world.uri_a1)["Cache-Control"] == "private, no-cache"
 
 
 def test_a_matching_if_none_match_is_a_304_without_asking_aperturedb(settings, business_client, aperturedb, world):
