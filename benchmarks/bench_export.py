@@ -17,14 +17,23 @@ inside the request, automatic exports in the plugin's default pool of 2 threads)
    frontend) against LocalFiles serving of the same bytes, 4 client threads, alternating rounds of 50;
    every image fetched is compared with the bytes stored in ApertureDB;
 4. the test server's CPU share during the target Sync (its CPU seconds over the Sync's wall time), and Label
-   Studio's CPU seconds in the same time.
+   Studio's CPU seconds in the same time;
+5. incremental target Sync (issue #22, item 5), on the same project after measurement 1: a Sync with nothing
+   changed since the last, and a Sync after 1% of the annotations were changed and 0.1% deleted, each against
+   the full Sync. A change here is one whose automatic export did not happen (as when Redis lost its queue):
+   the annotation's ``result`` and ``updated_at`` are set in Label Studio's database directly, which sends no
+   signal. A deletion goes through the REST API, the target (which deletes objects) removes it from ApertureDB
+   automatically, and the id is then put in the target's ``pending_deletions``, as when that removal failed:
+   the Sync removes it again (a delete that finds nothing costs ApertureDB the same query).
 
-The target Sync is timed ``--syncs`` times (5 by default), ApertureDB emptied of what it wrote in between, so
-that each Sync adds every annotation anew; the table quotes the medians (Sync time, share) and the range of
-the share, which varies by several points from one Sync to the next on this machine.
+Each kind of target Sync is timed ``--syncs`` times (5 by default). A full one is asked with *full_export*, and
+ApertureDB is emptied of what it wrote before each after the first, so that each full Sync adds every annotation
+anew; each changed one follows its own 1% and 0.1%. The table quotes the medians (Sync time, share) and the
+range of the share, which varies by several points from one Sync to the next on this machine. ``--submits 0``
+and ``--media 0`` leave out measurements 2 and 3.
 
 Run: ``.venv/bin/python benchmarks/bench_export.py --annotations 10000 --submits 200 --media 1000 --databases sqlite
-postgresql``
+postgresql``; the incremental Syncs alone: ``--annotations 10000 --submits 0 --media 0``
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import argparse
 import base64
 import json
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -40,10 +50,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlparse
 
+import psycopg
 import requests
+from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests" / "helpers")]
@@ -59,6 +72,7 @@ CLIENT_THREADS = 4
 MEDIA_ROUND = 50
 LABELS = ("cat", "dog", "car", "person", "bicycle")
 TASK_PAGE = 1000
+CHANGED, DELETED = 0.01, 0.001  # shares of the annotations changed and deleted before each changed Sync
 
 
 def timed(function):
@@ -85,6 +99,10 @@ class Sessions:
         response = self.session().get(urljoin(self.url, path), timeout=LONG)
         assert response.status_code == 200, f"GET {path} -> {response.status_code}: {response.content[:500]!r}"
         return response.content
+
+    def delete(self, path: str) -> None:
+        response = self.session().delete(urljoin(self.url, path), timeout=LONG)
+        assert response.status_code == 204, f"DELETE {path} -> {response.status_code}: {response.text[:500]}"
 
     def submit(self, task_id: int, seed: int) -> None:
         response = self.session().post(f"{self.url}/api/tasks/{task_id}/annotations/", json={"result": regions(seed)},
@@ -128,20 +146,22 @@ def count_exported(connector, project_id: int) -> int:
 
 
 def measure_export(client, sessions: Sessions, connector, connection: dict, adb_pid: int,
-                   annotations: int, syncs_to_time: int) -> tuple[dict, dict]:
-    """Measurements 1 and 4; returns the figures and the project's tasks with their stored image URIs."""
+                   annotations: int, syncs_to_time: int, database: "Database") -> tuple[dict, dict]:
+    """Measurements 1, 4 and 5; returns the figures and the project's tasks with their stored image URIs."""
     project_id = synced_project(client, connection, "export")
     tasks = task_data(client, project_id, resolve=False)
     assert len(tasks) == annotations, len(tasks)
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:  # setup, not measured; no target yet, so no export
         list(pool.map(sessions.submit, list(tasks), range(len(tasks))))
-    target = client.call("POST", "/api/storages/export/aperturedb", {"project": project_id, **connection})
+    target = client.call("POST", "/api/storages/export/aperturedb",
+                         {"project": project_id, "can_delete_objects": True, **connection})
     ls_pid = label_studio_pid(int(client.url.rsplit(":", 1)[1]))
     syncs = []
     for number in range(syncs_to_time):
         if number:
             clear_exported(connector, project_id)
-        syncs.append(timed_target_sync(client, target["id"], adb_pid, ls_pid, annotations))
+        client.call("PATCH", f"/api/storages/export/aperturedb/{target['id']}", {"full_export": True})
+        syncs.append(timed_target_sync(client, target["id"], adb_pid, ls_pid, annotations, everything=True))
         assert count_exported(connector, project_id) == annotations
     export_s, body = timed(lambda: sessions.fetch(f"/api/projects/{project_id}/export?exportType=JSON"))
     exported = json.loads(body)
@@ -152,16 +172,96 @@ def measure_export(client, sessions: Sessions, connector, connection: dict, adb_
                "adb_cpu_share_max": max(shares)}
     figures.update({key: statistics.median(sync[key] for sync in syncs)
                     for key in ("target_sync_s", "adb_cpu_s", "label_studio_cpu_s")})
+    figures.update(measure_incremental(client, sessions, connector, database, project_id, target["id"], adb_pid,
+                                       ls_pid, annotations, syncs_to_time))
     return figures, tasks
 
 
-def timed_target_sync(client, target_id: int, adb_pid: int, ls_pid: int, annotations: int) -> dict:
-    """One target Sync that writes every annotation: its time and the CPU seconds of both servers meanwhile."""
+def measure_incremental(client, sessions: Sessions, connector, database: "Database", project_id: int, target_id: int,
+                        adb_pid: int, ls_pid: int, annotations: int, syncs_to_time: int) -> dict:
+    """Measurement 5: target Syncs with nothing changed, then each after its own 1% changed and 0.1% deleted."""
+    unchanged = [timed_target_sync(client, target_id, adb_pid, ls_pid, 0)["target_sync_s"]
+                 for _ in range(syncs_to_time)]
+    assert count_exported(connector, project_id) == annotations
+    ids = database.annotation_ids(project_id)
+    changed_count, deleted_count = max(1, round(CHANGED * annotations)), max(1, round(DELETED * annotations))
+    changed = []
+    for number in range(syncs_to_time):
+        chosen = ids[number::syncs_to_time][:changed_count + deleted_count]  # a different share each time
+        updated, deleted = chosen[:changed_count], chosen[changed_count:]
+        database.change_annotations(updated, 2_000_000 + number)
+        for annotation_id in deleted:
+            sessions.delete(f"/api/annotations/{annotation_id}/")
+        left = annotations - (number + 1) * deleted_count
+        wait_until_exported(connector, project_id, left)  # the automatic removals are done before the Sync
+        database.set_pending_deletions(target_id, deleted)
+        changed.append(timed_target_sync(client, target_id, adb_pid, ls_pid, changed_count)["target_sync_s"])
+        state = client.call("GET", f"/api/storages/export/aperturedb/{target_id}")
+        assert not state["pending_deletions"] and count_exported(connector, project_id) == left, state
+    return {"unchanged_syncs": unchanged, "changed_syncs": changed, "changed_annotations": changed_count,
+            "deleted_annotations": deleted_count, "unchanged_sync_s": statistics.median(unchanged),
+            "changed_sync_s": statistics.median(changed)}
+
+
+def wait_until_exported(connector, project_id: int, count: int) -> None:
+    started = time.perf_counter()
+    while count_exported(connector, project_id) != count:
+        assert time.perf_counter() - started < LONG, "automatic exports did not all arrive"
+        time.sleep(0.05)
+
+
+class Database:
+    """Label Studio's database, for the changes of measurement 5 that must not send signals."""
+
+    def __init__(self, environment: dict, data_dir: Path):
+        self.postgres = environment.get("DJANGO_DB") == "default"
+        self.environment, self.data_dir = environment, data_dir
+
+    def _connect(self):
+        if self.postgres:
+            return psycopg.connect(host=self.environment["POSTGRE_HOST"], port=self.environment["POSTGRE_PORT"],
+                                   user=self.environment["POSTGRE_USER"], dbname=self.environment["POSTGRE_NAME"],
+                                   autocommit=True)
+        return sqlite3.connect(self.data_dir / "label_studio.sqlite3", timeout=LONG)
+
+    def _sql(self, query: str) -> str:
+        return query if self.postgres else query.replace("%s", "?")
+
+    def annotation_ids(self, project_id: int) -> list[int]:
+        with self._connect() as connection:
+            rows = connection.execute(self._sql("SELECT id FROM task_completion WHERE project_id = %s ORDER BY id"),
+                                      (project_id,)).fetchall()
+        return [row[0] for row in rows]
+
+    def update(self, query: str, rows: list[tuple]) -> None:
+        with self._connect() as connection:
+            connection.cursor().executemany(self._sql(query), rows)
+
+    def change_annotations(self, annotation_ids: list[int], seed: int) -> None:
+        """New regions and ``updated_at``, as an update whose automatic export was lost."""
+        now = datetime.now(timezone.utc)
+        stamp = now if self.postgres else now.strftime("%Y-%m-%d %H:%M:%S.%f")  # as Django stores it in SQLite
+        self.update("UPDATE task_completion SET result = %s, updated_at = %s WHERE id = %s",
+                     [(self._json(regions(seed + n)), stamp, annotation_id)
+                      for n, annotation_id in enumerate(annotation_ids)])
+
+    def set_pending_deletions(self, target_id: int, annotation_ids: list[int]) -> None:
+        self.update("UPDATE io_storages_aperturedb_aperturedbexportstorage SET pending_deletions = %s WHERE id = %s",
+                     [(self._json(annotation_ids), target_id)])
+
+    def _json(self, value):
+        return Jsonb(value) if self.postgres else json.dumps(value)
+
+
+def timed_target_sync(client, target_id: int, adb_pid: int, ls_pid: int, written: int, everything: bool = False) -> dict:
+    """One target Sync that writes ``written`` annotations (all of them: ``everything``): its time and the CPU
+    seconds of both servers meanwhile."""
     adb_cpu, ls_cpu = cpu_seconds(adb_pid), cpu_seconds(ls_pid)
     sync_s, _ = timed(lambda: client.call("POST", f"/api/storages/export/aperturedb/{target_id}/sync", timeout=LONG))
     adb_cpu_s, ls_cpu_s = cpu_seconds(adb_pid) - adb_cpu, cpu_seconds(ls_pid) - ls_cpu
     state = client.call("GET", f"/api/storages/export/aperturedb/{target_id}")
-    assert state["status"] == "completed" and state["last_sync_count"] == annotations, state
+    assert state["status"] == "completed" and state["last_sync_count"] == written, state
+    assert state["meta"]["wrote_everything"] is everything and state["meta"]["export_pending"] is False, state
     return {"target_sync_s": sync_s, "adb_cpu_s": adb_cpu_s, "label_studio_cpu_s": ls_cpu_s}
 
 
@@ -277,19 +377,24 @@ def run(database: str, args, work: Path, cert_dir: str) -> dict:
                       "ca_cert": settings.ca_cert}
 
         export_figures, tasks = measure_export(client, sessions, connector, connection, adb_process.pid,
-                                               args.annotations, args.syncs)
+                                               args.annotations, args.syncs, Database(environment, data_dir))
         figures.update(export_figures)
-        figures.update(measure_submits(client, sessions, connector, connection, args.submits))
-        figures.update(measure_media(sessions, *media_urls(client, connector, tasks, args.media, work / f"media-{database}")))
+        if args.submits:
+            figures.update(measure_submits(client, sessions, connector, connection, args.submits))
+        if args.media:
+            figures.update(measure_media(sessions, *media_urls(client, connector, tasks, args.media,
+                                                               work / f"media-{database}")))
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--annotations", type=int, default=10_000, help="images, tasks and annotations of measurement 1")
-    parser.add_argument("--submits", type=int, default=200, help="submits with and without a target storage, each")
-    parser.add_argument("--media", type=int, default=1000, help="images fetched through the resolver and LocalFiles, each")
-    parser.add_argument("--syncs", type=int, default=5, help="target Syncs timed, each writing every annotation anew")
+    parser.add_argument("--submits", type=int, default=200,
+                        help="submits with and without a target storage, each (0: measurement 2 left out)")
+    parser.add_argument("--media", type=int, default=1000,
+                        help="images fetched through the resolver and LocalFiles, each (0: measurement 3 left out)")
+    parser.add_argument("--syncs", type=int, default=5, help="target Syncs of each kind timed")
     parser.add_argument("--databases", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql"])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "export.json"))
     parser.add_argument("--work", help="a new folder to keep the data and logs in (default: a temporary one)")
@@ -314,6 +419,9 @@ def main() -> None:
 
 
 def print_table(results: list[dict]) -> None:
+    print_incremental_table(results)
+    if not all("submit_with_p50_ms" in f and "resolver_images_per_s" in f for f in results):
+        return
     print("\n| database | N | target Sync (median) | JSON export | Sync / export | test server CPU share (median, range) "
           "| submit p50 / p90 without target | with target | p50 with / without | all exported after last submit "
           "| resolver | LocalFiles | resolver / LocalFiles |")
@@ -328,6 +436,17 @@ def print_table(results: list[dict]) -> None:
               f"| {1000 * f['exports_done_after_last_submit_s']:.0f} ms "
               f"| {f['resolver_images_per_s']:.0f} img/s | {f['localfiles_images_per_s']:.0f} img/s "
               f"| {f['resolver_images_per_s'] / f['localfiles_images_per_s']:.2f} |")
+
+
+def print_incremental_table(results: list[dict]) -> None:
+    print("\n| database | N | full target Sync (median) | unchanged (median) | unchanged / full | changed 1%, deleted "
+          "0.1% (median) | changed / full |")
+    print("|---|---|---|---|---|---|---|")
+    for f in results:
+        full = f["target_sync_s"]
+        print(f"| {f['database']} | {f['annotations']} | {full:.2f} s | {f['unchanged_sync_s']:.3f} s "
+              f"| {100 * f['unchanged_sync_s'] / full:.1f}% | {f['changed_sync_s']:.3f} s "
+              f"| {100 * f['changed_sync_s'] / full:.1f}% |")
 
 
 if __name__ == "__main__":
