@@ -19,6 +19,7 @@ from collections import Counter
 
 import pytest
 from fault_stack import (
+    PATHS,
     SCAN,
     CONNECT_TIMEOUT,
     QUERY_TIMEOUT,
@@ -201,6 +202,8 @@ def test_aperturedb_hanging_mid_export(stack, case):
     for _ in range(3):
         submit()
     stack.wait_idle()
+    # Everything is written by now, so an incremental Sync would write nothing: ask this one to write it all.
+    stack.client.call("PATCH", f"{PATHS['export']}/{target}", {"full_export": True})
     stack.server.when_query(annotation_write, lambda: stack.server.stall_after(0))
     try:
         stack.sync(target, "export")
